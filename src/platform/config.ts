@@ -1,0 +1,158 @@
+// Configuration: one table of options, each settable by a command-line flag and an
+// environment variable (the flag wins). `gavel start --help`, the README's table and
+// loadConfig all read this table, so they cannot drift apart.
+import { resolve } from 'node:path';
+import { PASSWORD_MIN_LENGTH } from './auth/passwords.js';
+
+export const ROLES = ['api', 'engine', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  natsUrl: string | undefined;
+  roles: ReadonlySet<Role>;
+  logLevel: LogLevel;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  tokenTtlSeconds: number;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+interface OptionSpec {
+  key: keyof Config;
+  flag: string | undefined;
+  env: string;
+  value: string;
+  defaultText: string;
+  description: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', flag: '--port', env: 'GAVEL_PORT', value: '<n>', defaultText: '8080', description: 'TCP port for HTTP and WebSocket (0 picks a free port)' },
+  { key: 'host', flag: '--host', env: 'GAVEL_HOST', value: '<addr>', defaultText: '127.0.0.1', description: 'address to listen on (0.0.0.0 in a container)' },
+  { key: 'dataDir', flag: '--data-dir', env: 'GAVEL_DATA_DIR', value: '<path>', defaultText: './data', description: 'where the embedded SQLite database and uploads live' },
+  { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', value: '<url>', defaultText: '(embedded SQLite)', description: 'postgres://… to use PostgreSQL instead of SQLite' },
+  { key: 'natsUrl', flag: '--nats-url', env: 'NATS_URL', value: '<url>', defaultText: '(in-process bus)', description: 'nats://… for the bus when scaled out (adapters arrive with scale-out; accepted and reported now)' },
+  { key: 'roles', flag: '--role', env: 'GAVEL_ROLE', value: '<list>', defaultText: 'all', description: 'comma-separated roles this process runs: api, engine, worker, or all' },
+  { key: 'logLevel', flag: '--log-level', env: 'GAVEL_LOG_LEVEL', value: '<level>', defaultText: 'info', description: `log level: ${LOG_LEVELS.join(', ')}` },
+  { key: 'adminEmail', flag: undefined, env: 'GAVEL_ADMIN_EMAIL', value: '<email>', defaultText: '(none)', description: 'with GAVEL_ADMIN_PASSWORD: an admin created at start if absent' },
+  { key: 'adminPassword', flag: undefined, env: 'GAVEL_ADMIN_PASSWORD', value: '<password>', defaultText: '(none)', description: 'password of that admin (at least 10 characters)' },
+  { key: 'tokenTtlSeconds', flag: '--token-ttl-seconds', env: 'GAVEL_TOKEN_TTL_SECONDS', value: '<n>', defaultText: '86400', description: 'lifetime of a sign-in token' },
+  { key: 'bodyLimitBytes', flag: '--body-limit-bytes', env: 'GAVEL_BODY_LIMIT_BYTES', value: '<n>', defaultText: '1048576', description: 'largest accepted JSON request body' },
+  { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'GAVEL_SHUTDOWN_TIMEOUT_MS', value: '<n>', defaultText: '10000', description: 'how long a graceful shutdown may wait for in-flight work' },
+];
+
+export class ConfigError extends Error {}
+
+/** Builds the configuration from parsed flags (by key) over the environment. Pure. */
+export function loadConfig(flags: Readonly<Record<string, string | undefined>>, env: Readonly<Record<string, string | undefined>>): Config {
+  const raw = (key: keyof Config): string | undefined => {
+    const spec = OPTIONS.find((o) => o.key === key);
+    if (!spec) throw new Error(`no option ${key}`);
+    const fromFlag = flags[key];
+    const fromEnv = env[spec.env];
+    const value = fromFlag ?? (fromEnv === '' ? undefined : fromEnv);
+    return value;
+  };
+  const nameOf = (key: keyof Config): string => {
+    const spec = OPTIONS.find((o) => o.key === key)!;
+    return spec.flag ? `${spec.flag} / ${spec.env}` : spec.env;
+  };
+  const integer = (key: keyof Config, fallback: number, min: number, max: number): number => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    if (!/^\d+$/.test(text)) throw new ConfigError(`${nameOf(key)} must be a whole number, got "${text}"`);
+    const n = Number(text);
+    if (n < min || n > max) throw new ConfigError(`${nameOf(key)} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+  const url = (key: keyof Config, schemes: readonly string[]): string | undefined => {
+    const text = raw(key);
+    if (text === undefined) return undefined;
+    const scheme = text.split(':', 1)[0]!.toLowerCase();
+    if (!schemes.includes(scheme)) throw new ConfigError(`${nameOf(key)} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
+    return text;
+  };
+
+  const logLevel = (raw('logLevel') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${nameOf('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const adminEmail = raw('adminEmail');
+  const adminPassword = raw('adminPassword');
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError('GAVEL_ADMIN_EMAIL and GAVEL_ADMIN_PASSWORD go together: set both or neither');
+  }
+  if (adminEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) throw new ConfigError('GAVEL_ADMIN_EMAIL is not an email address');
+  if (adminPassword !== undefined && adminPassword.length < PASSWORD_MIN_LENGTH) {
+    throw new ConfigError(`GAVEL_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters`);
+  }
+
+  return {
+    host: raw('host') ?? '127.0.0.1',
+    port: integer('port', 8080, 0, 65535),
+    dataDir: resolve(raw('dataDir') ?? './data'),
+    databaseUrl: url('databaseUrl', ['postgres', 'postgresql']),
+    natsUrl: url('natsUrl', ['nats', 'tls', 'ws', 'wss']),
+    roles: parseRoles(raw('roles') ?? 'all'),
+    logLevel,
+    adminEmail,
+    adminPassword,
+    tokenTtlSeconds: integer('tokenTtlSeconds', 86_400, 60, 31_536_000),
+    bodyLimitBytes: integer('bodyLimitBytes', 1_048_576, 1024, 104_857_600),
+    shutdownTimeoutMs: integer('shutdownTimeoutMs', 10_000, 100, 600_000),
+  };
+}
+
+export function parseRoles(text: string): ReadonlySet<Role> {
+  const names = text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (names.length === 0) throw new ConfigError('--role needs at least one of api, engine, worker, all');
+  const roles = new Set<Role>();
+  for (const name of names) {
+    if (name === 'all') ROLES.forEach((r) => roles.add(r));
+    else if ((ROLES as readonly string[]).includes(name)) roles.add(name as Role);
+    else throw new ConfigError(`unknown role "${name}": use api, engine, worker or all`);
+  }
+  return roles;
+}
+
+/** The flags `parseArgs` should accept, derived from the table. */
+export function flagOptions(): Record<string, { type: 'string' }> {
+  const options: Record<string, { type: 'string' }> = {};
+  for (const o of OPTIONS) if (o.flag) options[o.flag.slice(2)] = { type: 'string' };
+  return options;
+}
+
+/** Maps parsed flag names (`data-dir`) back to config keys (`dataDir`). */
+export function flagsToKeys(values: Readonly<Record<string, unknown>>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const o of OPTIONS) {
+    if (!o.flag) continue;
+    const v = values[o.flag.slice(2)];
+    if (typeof v === 'string') out[o.key] = v;
+  }
+  return out;
+}
+
+export function startHelp(): string {
+  const rows = OPTIONS.map((o) => {
+    const left = o.flag ? `  ${o.flag} ${o.value}` : `  (env only)`;
+    return `${left.padEnd(34)} ${o.env.padEnd(26)} ${o.description} [default: ${o.defaultText}]`;
+  });
+  return [
+    'Usage: gavel start [options]',
+    '',
+    'Runs Gavel: the HTTP API, WebSocket feeds and every module, in one process by default.',
+    'Every option can also be set by the environment variable beside it; a flag wins over the variable.',
+    '',
+    `  ${'flag'.padEnd(32)} ${'environment'.padEnd(26)} meaning`,
+    ...rows,
+    `  ${'--help'.padEnd(32)} print this help`,
+  ].join('\n');
+}

@@ -1,0 +1,43 @@
+// The storage port. One Kysely query language over two adapters; whatever differs between
+// SQLite and PostgreSQL is declared here once, as capabilities of the adapter, so services
+// never branch on the dialect themselves.
+import type { Kysely, SelectQueryBuilder } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  /** Untyped at this level: each module's store narrows it with `withTables<ItsTables>()`. */
+  readonly kysely: Kysely<object>;
+  readonly dialect: Dialect;
+  /** A short description for logs, without credentials. */
+  readonly describe: string;
+  /** True when the error is a unique-constraint violation. */
+  isUniqueViolation(error: unknown): boolean;
+  /**
+   * Locks the selected rows until the transaction ends. PostgreSQL: FOR UPDATE. SQLite needs
+   * nothing: one connection writes at a time, and a transaction holds it throughout.
+   */
+  forUpdate<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  /** Succeeds when storage answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Integer columns come back as `bigint` from both adapters, so money never passes through a
+ * float. Columns that are safely small (times in ms, counts) go through this on the way out.
+ */
+export function toNumber(value: bigint | number | string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`integer ${String(value)} is outside the safe range`);
+  return n;
+}
+
+export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<Database> {
+  if (options.databaseUrl) {
+    const { openPostgres } = await import('./postgres-adapter.js');
+    return openPostgres(options.databaseUrl);
+  }
+  const { openSqlite } = await import('./sqlite-adapter.js');
+  return openSqlite(options.dataDir);
+}

@@ -1,0 +1,42 @@
+// PostgreSQL through postgres.js, which also understands multi-host URLs
+// (postgres://a:5432,b:5432/db?target_session_attrs=read-write) for failover.
+import { Kysely, sql } from 'kysely';
+import { PostgresJSDialect } from 'kysely-postgres-js';
+import postgres from 'postgres';
+import type { Database } from './database.js';
+
+export const POSTGRES_POOL_SIZE = 10;
+
+export async function openPostgres(url: string): Promise<Database> {
+  const client = postgres(url, {
+    max: POSTGRES_POOL_SIZE,
+    types: { bigint: postgres.BigInt },
+    onnotice: () => {},
+    connect_timeout: 10,
+  });
+  const kysely = new Kysely<object>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  const database: Database = {
+    kysely,
+    dialect: 'postgres',
+    describe: `postgres ${redactUrl(url)}`,
+    isUniqueViolation: (error) =>
+      typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === '23505',
+    forUpdate: (query) => query.forUpdate(),
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+  try {
+    await database.ping();
+  } catch (error) {
+    await kysely.destroy().catch(() => {});
+    throw new Error(`cannot reach PostgreSQL at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
+  }
+  return database;
+}
+
+/** The URL with its password replaced, safe for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@]*)@/, '//$1:***@');
+}

@@ -1,0 +1,67 @@
+// The error model. Domain code fails with a precise code; this file is the one place that
+// turns a code into an HTTP status and an RFC 9457 problem document.
+
+export interface FieldError {
+  /** Where the field lives: body, query, params or headers. */
+  in: 'body' | 'query' | 'params' | 'headers';
+  /** The field's name; nested fields are joined with dots (`items.0.quantity`). */
+  field: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+}
+
+/** Every code a caller can receive, with its status and a short, stable title. */
+export const PROBLEM_CODES = {
+  VALIDATION: { status: 400, title: 'The request is not valid' },
+  MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
+  INVALID_ENCODING: { status: 400, title: 'The body is not valid UTF-8' },
+  UNAUTHENTICATED: { status: 401, title: 'Sign-in required' },
+  INVALID_CREDENTIALS: { status: 401, title: 'Email or password is wrong' },
+  FORBIDDEN: { status: 403, title: 'Not allowed' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  EMAIL_TAKEN: { status: 409, title: 'That email is already registered' },
+  BODY_TOO_LARGE: { status: 413, title: 'The body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  RATE_LIMITED: { status: 429, title: 'Too many attempts' },
+  NOT_READY: { status: 503, title: 'Not ready' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEM_CODES;
+
+/** A failure the caller can act on. Thrown by services, answered by the HTTP layer. */
+export class AppError extends Error {
+  readonly code: ProblemCode;
+  readonly errors: FieldError[] | undefined;
+  /** Extra response headers, e.g. Retry-After for RATE_LIMITED. */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.name = 'AppError';
+    this.code = code;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function fieldError(code: ProblemCode, where: FieldError['in'], field: string, message: string): AppError {
+  return new AppError(code, `${field}: ${message}`, { errors: [{ in: where, field, message }] });
+}
+
+export function problemOf(code: ProblemCode, detail: string, extra: Partial<Problem> = {}): Problem {
+  const { status, title } = PROBLEM_CODES[code];
+  return { type: `/problems/${code.toLowerCase().replaceAll('_', '-')}`, title, status, detail, code, ...extra };
+}
