@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// The published entry point runs the compiled code; `npm run build` (also run by
-// `npm install` through the prepare script) produces it.
-import { main } from '../dist/main.js';
-
-process.exitCode = await main(process.argv.slice(2), process.env);
+// The installed entry point runs the compiled code; `npm install` builds it (the prepare
+// script), as does `npm run build`.
+import '../dist/cli.js';
