@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // Accounts use cases: users CRUD (seed 004), registration, sign-in, and the reputation
 // other modules move. Every method that acts for someone takes the caller and checks them.
 import { AppError, fieldError } from '../platform/errors.js';
@@ -150,6 +151,7 @@ export class AccountsService implements Authenticator {
 
   /** For other modules: moves a user's reputation by `delta` (kept within 0–100) and says why. */
   async adjustReputation(userId: string, delta: number, reason: string): Promise<number> {
+    assert(Number.isInteger(delta), `reputation moves by whole points, got ${delta}`);
     const nowMs = this.clock.nowMs();
     const after = await this.store.adjustReputation({ id: uuidv7(nowMs), userId, delta, reason, nowMs }, clampReputation);
     if (after === undefined) throw new AppError('NOT_FOUND', `no user ${userId}`);

@@ -76,8 +76,8 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
   const url = (key: keyof Config, schemes: readonly string[]): string | undefined => {
     const text = raw(key);
     if (text === undefined) return undefined;
-    const scheme = text.split(':', 1)[0]!.toLowerCase();
-    if (!schemes.includes(scheme)) throw new ConfigError(`${nameOf(key)} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
+    const scheme = /^([^:/]+):\/\//.exec(text)?.[1]?.toLowerCase();
+    if (scheme === undefined || !schemes.includes(scheme)) throw new ConfigError(`${nameOf(key)} must start with ${schemes.map((s) => `${s}://`).join(' or ')}`);
     return text;
   };
 

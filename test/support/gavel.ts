@@ -67,7 +67,7 @@ export async function startTestNode(dialect: Dialect, overrides: Partial<Config>
     } catch {
       body = undefined;
     }
-    return { status: res.statusCode, headers: res.headers, body, text: res.body };
+    return { status: res.statusCode, headers: res.headers as Answer['headers'], body, text: res.body };
   };
 
   const login = async (email: string, password: string) => {

@@ -6,7 +6,7 @@ import type { Kysely, SelectQueryBuilder } from 'kysely';
 export type Dialect = 'sqlite' | 'postgres';
 
 export interface Database {
-  /** Untyped at this level: each module's store narrows it with `withTables<ItsTables>()`. */
+  /** Untyped at this level: each module's store casts it to its own tables' type. */
   readonly kysely: Kysely<object>;
   readonly dialect: Dialect;
   /** A short description for logs, without credentials. */
@@ -24,8 +24,10 @@ export interface Database {
 }
 
 /**
- * Integer columns come back as `bigint` from both adapters, so money never passes through a
- * float. Columns that are safely small (times in ms, counts) go through this on the way out.
+ * `bigint` columns (and counts) come back as `bigint` from both adapters, so money never passes
+ * through a float; 4-byte `integer` columns come back as `bigint` from SQLite and `number`
+ * from PostgreSQL. Columns that are safely small (times in ms, counts) go through this on the
+ * way out. Money columns are always declared `bigint`.
  */
 export function toNumber(value: bigint | number | string): number {
   const n = Number(value);
