@@ -90,19 +90,25 @@ async function start(args: readonly string[], env: Env): Promise<number> {
   });
 }
 
-async function withStorage<T>(config: Config, work: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+async function withStorage<T>(config: Config, work: (db: Awaited<ReturnType<typeof openDatabase>>, applied: string[]) => Promise<T>): Promise<T> {
   const database = await openDatabase(config);
   try {
-    await migrateAll(database, MODULE_MIGRATIONS);
-    return await work(database);
+    const applied = await migrateAll(database, MODULE_MIGRATIONS);
+    return await work(database, applied);
   } finally {
     await database.close();
   }
 }
 
 async function migrate(args: readonly string[], env: Env): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`Usage: gavel migrate [options]: takes the storage options of gavel start (see gavel start --help)`);
+    return 0;
+  }
   const { config } = parseConfig(args, env);
-  await withStorage(config, async (database) => console.log(`migrated ${database.describe}`));
+  await withStorage(config, async (database, applied) =>
+    console.log(applied.length ? `migrated ${database.describe}: applied ${applied.join(', ')}` : `${database.describe} is already up to date; nothing to migrate`),
+  );
   return 0;
 }
 
