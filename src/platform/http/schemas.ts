@@ -24,10 +24,10 @@ export const ProblemSchema = Type.Object(
   { description: 'RFC 9457 problem details (application/problem+json)' },
 );
 
-/** Adds the problem document for each listed status to a route's responses. */
-export function problemResponses(...statuses: number[]): Record<number, TSchema> {
-  const out: Record<number, TSchema> = {};
-  for (const s of statuses) out[s] = ProblemSchema;
+/** Adds the problem document (as application/problem+json) for each listed status to a route's responses. */
+export function problemResponses(...statuses: number[]): Record<number, { description: string; content: Record<string, { schema: TSchema }> }> {
+  const out: Record<number, { description: string; content: Record<string, { schema: TSchema }> }> = {};
+  for (const s of statuses) out[s] = { description: 'problem details', content: { 'application/problem+json': { schema: ProblemSchema } } };
   return out;
 }
 

@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import secureJson from 'secure-json-parse';
 import type { Logger } from '../logging.js';
-import { AppError, problemOf, type FieldError, type Problem, type ProblemCode } from '../errors.js';
+import { AppError, fieldError, problemOf, type FieldError, type Problem, type ProblemCode } from '../errors.js';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import type { Clock } from '../clock.js';
 import { uuidv7 } from '../ids.js';
@@ -37,6 +37,8 @@ export interface HttpServerOptions {
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,64}$/;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** No Gavel body nests deeper; deeper ones are refused before parsing (deep-equality checks recurse). */
+export const JSON_DEPTH_MAX = 64;
 
 export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = Fastify({
@@ -49,6 +51,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : uuidv7(options.clock.nowMs());
     },
     return503OnClosing: true,
+    // Requests refused before routing (a malformed URL, an over-long path parameter) are
+    // answered as problems too; the onRequest hook does not run for them.
+    frameworkErrors: (error, req, reply) => {
+      reply.header('x-request-id', req.id);
+      return sendProblem(req, reply, toProblem(error, req));
+    },
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -69,6 +77,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     options.metrics.observeHttp(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
     const level = reply.statusCode >= 500 ? 'error' : 'info';
     req.log[level]({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  // Responses sent while closing end their connection: server.close() only reaps connections
+  // idle at that moment, so a keep-alive one busy then would hold shutdown open for its timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((error: FastifyError | AppError, req, reply) => {
@@ -141,14 +159,55 @@ function installJsonParser(app: HttpServer): void {
     } catch {
       return done(new AppError('INVALID_ENCODING', 'the request body must be UTF-8'), undefined);
     }
-    try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (error) {
-      done(new AppError('MALFORMED_JSON', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+    if (nestsDeeperThan(text, JSON_DEPTH_MAX)) {
+      return done(new AppError('VALIDATION', `the request body nests arrays and objects deeper than ${JSON_DEPTH_MAX} levels`), undefined);
     }
+    let value: unknown;
+    try {
+      value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    } catch (error) {
+      return done(new AppError('MALFORMED_JSON', `the request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+    // PostgreSQL text cannot hold U+0000: refused here rather than failing in storage.
+    const field = fieldWithNul(value);
+    if (field !== undefined) return done(fieldError('VALIDATION', 'body', field, 'must not contain the NUL character (U+0000)'), undefined);
+    done(null, value);
   };
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => parse(req, body as Buffer, done));
   app.addContentTypeParser(/^application\/[\w.-]+\+json$/, { parseAs: 'buffer' }, (req, body, done) => parse(req, body as Buffer, done));
+}
+
+/** Whether `text` opens more than `limit` arrays or objects inside one another (strings skipped). */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** The dotted path of the first string (value or key) holding U+0000, or undefined. */
+function fieldWithNul(value: unknown): string | undefined {
+  const pending: Array<[unknown, string]> = [[value, '']];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, path] = next;
+    if (typeof node === 'string' && node.includes('\u0000')) return path;
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, child] of Object.entries(node)) {
+      const childPath = path === '' ? key : `${path}.${key}`;
+      if (key.includes('\u0000')) return childPath;
+      pending.push([child, childPath]);
+    }
+  }
+  return undefined;
 }
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
@@ -172,7 +231,7 @@ export function toProblem(error: FastifyError | AppError, req: FastifyRequest): 
   if (known) return problemOf(known, error.message);
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const code: ProblemCode = status === 404 ? 'ROUTE_NOT_FOUND' : status === 405 ? 'METHOD_NOT_ALLOWED' : status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION';
+    const code: ProblemCode = status === 404 || status === 405 ? 'ROUTE_NOT_FOUND' : status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION';
     return problemOf(code, error.message);
   }
   req.log.error({ err: error }, 'unhandled error');

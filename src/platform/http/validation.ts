@@ -21,6 +21,24 @@ export function bodyValidator(schema: object) {
   return bodyAjv.compile(schema);
 }
 
+/**
+ * Coercion turns "1e400" and "Infinity" into Infinity, which ajv then lets past minimum and
+ * maximum (they only look at finite numbers): no path or query value may be infinite. Nor may
+ * one hold U+0000 (%00), which PostgreSQL text cannot store.
+ */
 export function paramsValidator(schema: object) {
-  return textAjv.compile(schema);
+  const validate = textAjv.compile(schema);
+  const faultOf = (x: unknown): string | undefined =>
+    typeof x === 'number' && !Number.isFinite(x) ? 'must be a finite number' : typeof x === 'string' && x.includes('\u0000') ? 'must not contain the NUL character (U+0000)' : undefined;
+  const checked = (data: unknown): boolean => {
+    const valid = validate(data);
+    checked.errors = validate.errors;
+    if (!valid || typeof data !== 'object' || data === null) return valid;
+    const faults = Object.entries(data).flatMap(([key, v]) => (Array.isArray(v) ? v : [v]).map(faultOf).filter((m) => m !== undefined).slice(0, 1).map((message) => ({ key, message })));
+    if (faults.length === 0) return true;
+    checked.errors = faults.map(({ key, message }) => ({ instancePath: `/${key}`, schemaPath: '#', keyword: 'type', params: {}, message }));
+    return false;
+  };
+  checked.errors = null as typeof validate.errors;
+  return checked;
 }
