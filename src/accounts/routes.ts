@@ -92,7 +92,7 @@ export function accountsRoutes(app: HttpServer, accounts: AccountsService): void
   );
 
   app.get('/api/user/:id', { schema: { ...users, summary: 'Read a user (yourself, or anyone as admin)', params: IdParams, response: { 200: UserView, ...problemResponses(400, 401, 403, 404) } } }, async (req) =>
-    view(await accounts.getUser(req.principal, req.params.id)),
+    view(await accounts.getUser(req.principal, req.params.id.toLowerCase())),
   );
 
   app.post('/api/user', { schema: { ...users, summary: 'Create a user (admin)', body: CreateUserBody, response: { 201: UserView, ...problemResponses(400, 401, 403, 409) } } }, async (req, reply) => {
@@ -102,11 +102,11 @@ export function accountsRoutes(app: HttpServer, accounts: AccountsService): void
 
   app.put('/api/user', { schema: { ...users, summary: 'Update a user partially: the id is in the body, only the fields present change', body: UpdateUserBody, response: { 200: UserView, ...problemResponses(400, 401, 403, 404, 409) } } }, async (req) => {
     const { id, ...patch } = req.body;
-    return view(await accounts.updateUser(req.principal, id, patch));
+    return view(await accounts.updateUser(req.principal, id.toLowerCase(), patch));
   });
 
   app.delete('/api/user/:id', { schema: { ...users, summary: 'Delete a user (yourself, or anyone as admin); their sessions end', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404) } } }, async (req, reply) => {
-    await accounts.deleteUser(req.principal, req.params.id);
+    await accounts.deleteUser(req.principal, req.params.id.toLowerCase());
     return reply.code(204).send(null);
   });
 

@@ -72,6 +72,7 @@ export class AccountsService implements Authenticator {
     if (!allowed.ok) throw new AppError('FORBIDDEN', `${allowed.field}: ${allowed.reason}`, { errors: [{ in: 'body', field: allowed.field, message: allowed.reason }] });
     const next = applyPatch(current, patch, this.clock.nowMs());
     const result = await this.store.updateUser(next);
+    if (!result.ok && result.code === 'NOT_FOUND') throw new AppError('NOT_FOUND', `no user ${id}`);
     if (!result.ok) throw fieldError('EMAIL_TAKEN', 'body', 'email', 'is already registered');
     return publicUser(next);
   }
@@ -107,12 +108,14 @@ export class AccountsService implements Authenticator {
     const accountKey = input.email.trim().toLowerCase();
     const decision = this.accountFailures.check(accountKey, nowMs);
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds, 'too many failed sign-ins for this account');
+    // Counted now, before the slow password check, so guesses sent at once cannot all pass the
+    // check above; a success clears the count below.
+    this.accountFailures.record(accountKey, nowMs);
 
     const user = await this.store.findUserByEmail(input.email);
     // Verify against a decoy when there is no such account, so timing does not reveal it.
     const valid = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash()));
     if (!user || !user.passwordHash || !valid) {
-      this.accountFailures.record(accountKey, nowMs);
       this.logger.info({ event: 'login_failed', address }, 'sign-in failed');
       throw new AppError('INVALID_CREDENTIALS', 'email or password is wrong');
     }

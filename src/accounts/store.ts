@@ -55,6 +55,7 @@ export interface SessionRecord {
 }
 
 export type InsertResult = { ok: true } | { ok: false; code: 'EMAIL_TAKEN' };
+export type UpdateResult = { ok: true } | { ok: false; code: 'EMAIL_TAKEN' | 'NOT_FOUND' };
 
 const USER_COLUMNS = [
   'id',
@@ -129,11 +130,11 @@ export class AccountsStore {
     return row ? toUser(row) : undefined;
   }
 
-  /** Writes every field of `user` except its password and creation time. */
-  async updateUser(user: User): Promise<InsertResult> {
+  /** Writes every field of `user` except its password and creation time; NOT_FOUND if deleted meanwhile. */
+  async updateUser(user: User): Promise<UpdateResult> {
     try {
-      await this.db.updateTable('accounts_users').set(toRow(user)).where('id', '=', user.id).where('deleted_at_ms', 'is', null).execute();
-      return { ok: true };
+      const result = await this.db.updateTable('accounts_users').set(toRow(user)).where('id', '=', user.id).where('deleted_at_ms', 'is', null).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1 ? { ok: true } : { ok: false, code: 'NOT_FOUND' };
     } catch (error) {
       if (this.database.isUniqueViolation(error)) return { ok: false, code: 'EMAIL_TAKEN' };
       throw error;

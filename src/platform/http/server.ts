@@ -67,10 +67,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    const header = req.headers.authorization;
-    if (options.authenticator && typeof header === 'string' && header.startsWith('Bearer ')) {
-      req.principal = await options.authenticator.authenticate(header.slice('Bearer '.length).trim(), options.clock.nowMs());
-    }
+    const token = bearerToken(req.headers.authorization);
+    if (options.authenticator && token) req.principal = await options.authenticator.authenticate(token, options.clock.nowMs());
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -111,6 +109,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   registerOperationalRoutes(app, options);
   return app;
+}
+
+/** The token of an `Authorization: Bearer …` header (the scheme is case-insensitive, RFC 9110). */
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return match?.[1];
 }
 
 function registerOperationalRoutes(app: HttpServer, options: HttpServerOptions): void {
