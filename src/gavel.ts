@@ -3,6 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createAccountsModule, type AccountsModule } from './accounts/module.js';
 import { accountsMigrations } from './accounts/migrations.js';
+import { ledgerMigrations } from './ledger/migrations.js';
+import { createLedgerModule, type LedgerModule } from './ledger/module.js';
+import { Idempotency, platformMigrations } from './platform/idempotency/idempotency.js';
 import type { LoginLimits } from './accounts/service.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -16,7 +19,7 @@ import type { GavelModule, ModuleContext } from './platform/module.js';
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every module's migrations, in the order `gavel migrate` applies them. */
-export const MODULE_MIGRATIONS = [accountsMigrations];
+export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations];
 
 export interface GavelNode {
   /** The base URL, e.g. http://127.0.0.1:8080; empty when started with listen: false. */
@@ -24,6 +27,7 @@ export interface GavelNode {
   http: HttpServer;
   database: Database;
   accounts: AccountsModule;
+  ledger: LedgerModule;
   logger: Logger;
   /** Drains HTTP, stops modules (journals flush), closes storage. Safe to call twice. */
   stop(): Promise<void>;
@@ -45,11 +49,14 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const ctx: ModuleContext = { config, database, logger, clock };
 
   const accounts = createAccountsModule(ctx, options.loginLimits ? { loginLimits: options.loginLimits } : {});
-  const modules: GavelModule[] = [accounts];
+  const idempotency = new Idempotency(database, clock);
+  const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id) });
+  const modules: GavelModule[] = [accounts, ledger];
 
   let http: HttpServer | undefined;
   try {
-    await migrateAll(database, modules.map((m) => m.migrations));
+    await migrateAll(database, MODULE_MIGRATIONS);
+    await idempotency.prune();
     for (const m of modules) await m.start?.();
     http = await createHttpServer({
       logger,
@@ -86,6 +93,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     http: server,
     database,
     accounts,
+    ledger,
     logger,
     stop: () =>
       (stopping ??= (async () => {

@@ -150,6 +150,11 @@ export class AccountsService implements Authenticator {
     return { user, created: true, isAdmin: true };
   }
 
+  /** For other modules: whether a (not deleted) user exists. */
+  async exists(userId: string): Promise<boolean> {
+    return (await this.store.findUser(userId)) !== undefined;
+  }
+
   // --- reputation ----------------------------------------------------------------------------
 
   /** For other modules: moves a user's reputation by `delta` (kept within 0–100) and says why. */

@@ -24,7 +24,10 @@ export function openSqlite(dataDir: string): Database {
     dialect: 'sqlite',
     describe: `sqlite ${file}`,
     isUniqueViolation: (error) =>
-      typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE',
+      typeof error === 'object' &&
+      error !== null &&
+      'code' in error &&
+      ((error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
     forUpdate: (query) => query,
     ping: async () => {
       await sql`select 1`.execute(kysely);

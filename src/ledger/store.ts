@@ -1,0 +1,272 @@
+// The ledger's tables. Every function takes the executor it runs on, so the service (and
+// other modules, through the service) can compose them inside one transaction.
+import type { Kysely } from 'kysely';
+import { toNumber, type Database } from '../platform/db/database.js';
+import type { Account, Balances, Currency, HoldStatus, Transfer, TransferKind } from './model.js';
+
+type Int = bigint | number;
+
+interface AssetsTable {
+  code: string;
+  scale: Int;
+  name: string;
+  created_by: string;
+  created_at_ms: Int;
+}
+
+interface AccountsTable {
+  id: string;
+  currency: string;
+  kind: string;
+  owner_user_id: string | null;
+  no_overdraft: Int;
+  closed_at_ms: Int | null;
+  debits_pending: Int;
+  debits_posted: Int;
+  credits_pending: Int;
+  credits_posted: Int;
+  created_at_ms: Int;
+}
+
+interface TransfersTable {
+  id: string;
+  ref: string;
+  kind: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  currency: string;
+  amount_minor: Int;
+  hold_id: string | null;
+  hold_status: string | null;
+  owner: string;
+  expires_at_ms: Int | null;
+  batch_id: string;
+  memo: string;
+  created_at_ms: Int;
+}
+
+export interface LedgerTables {
+  ledger_assets: AssetsTable;
+  ledger_accounts: AccountsTable;
+  ledger_transfers: TransfersTable;
+}
+
+export type LedgerExecutor = Kysely<LedgerTables>;
+
+function toAccount(row: AccountsTable): Account {
+  return {
+    id: row.id,
+    currency: row.currency,
+    kind: row.kind as Account['kind'],
+    ownerUserId: row.owner_user_id,
+    noOverdraft: Number(row.no_overdraft) === 1,
+    closed: row.closed_at_ms !== null,
+    debitsPending: BigInt(row.debits_pending),
+    debitsPosted: BigInt(row.debits_posted),
+    creditsPending: BigInt(row.credits_pending),
+    creditsPosted: BigInt(row.credits_posted),
+  };
+}
+
+function toTransfer(row: TransfersTable): Transfer {
+  return {
+    id: row.id,
+    ref: row.ref,
+    kind: row.kind as TransferKind,
+    debitAccountId: row.debit_account_id,
+    creditAccountId: row.credit_account_id,
+    currency: row.currency,
+    amountMinor: BigInt(row.amount_minor),
+    holdId: row.hold_id,
+    holdStatus: row.hold_status as HoldStatus | null,
+    owner: row.owner,
+    expiresAtMs: row.expires_at_ms === null ? null : toNumber(row.expires_at_ms),
+    batchId: row.batch_id,
+    memo: row.memo,
+    createdAtMs: toNumber(row.created_at_ms),
+  };
+}
+
+export class LedgerStore {
+  readonly db: LedgerExecutor;
+
+  constructor(readonly database: Database) {
+    this.db = database.kysely as unknown as LedgerExecutor;
+  }
+
+  // --- currencies ---------------------------------------------------------------------
+
+  async listAssets(ex: LedgerExecutor = this.db): Promise<Currency[]> {
+    const rows = await ex.selectFrom('ledger_assets').selectAll().orderBy('code').execute();
+    return rows.map((r) => ({ code: r.code, scale: toNumber(r.scale), name: r.name, kind: 'asset' as const }));
+  }
+
+  /** False when the code exists already. */
+  async insertAsset(asset: Currency, createdBy: string, nowMs: number): Promise<boolean> {
+    try {
+      await this.db.insertInto('ledger_assets').values({ code: asset.code, scale: asset.scale, name: asset.name, created_by: createdBy, created_at_ms: nowMs }).execute();
+      return true;
+    } catch (error) {
+      if (this.database.isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- accounts -------------------------------------------------------------------------
+
+  async findAccount(ex: LedgerExecutor, id: string): Promise<Account | undefined> {
+    const row = await ex.selectFrom('ledger_accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toAccount(row) : undefined;
+  }
+
+  /** Reads and locks accounts in id order (a fixed order, so two transactions cannot deadlock on them). */
+  async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Account>> {
+    const unique = [...new Set(ids)].sort();
+    const out = new Map<string, Account>();
+    for (const id of unique) {
+      const row = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', '=', id)).executeTakeFirst();
+      if (row) out.set(id, toAccount(row));
+    }
+    return out;
+  }
+
+  async findWallet(ex: LedgerExecutor, userId: string, currency: string): Promise<Account | undefined> {
+    const row = await ex.selectFrom('ledger_accounts').selectAll().where('owner_user_id', '=', userId).where('currency', '=', currency).executeTakeFirst();
+    return row ? toAccount(row) : undefined;
+  }
+
+  async listWallets(ex: LedgerExecutor, userId: string): Promise<Account[]> {
+    const rows = await ex.selectFrom('ledger_accounts').selectAll().where('owner_user_id', '=', userId).where('closed_at_ms', 'is', null).orderBy('currency').execute();
+    return rows.map(toAccount);
+  }
+
+  async findSystemAccount(ex: LedgerExecutor, kind: string, currency: string): Promise<Account | undefined> {
+    const row = await ex.selectFrom('ledger_accounts').selectAll().where('owner_user_id', 'is', null).where('kind', '=', kind).where('currency', '=', currency).executeTakeFirst();
+    return row ? toAccount(row) : undefined;
+  }
+
+  async listSystemAccounts(ex: LedgerExecutor, currency: string | undefined): Promise<Account[]> {
+    let q = ex.selectFrom('ledger_accounts').selectAll().where('owner_user_id', 'is', null);
+    if (currency) q = q.where('currency', '=', currency);
+    return (await q.orderBy('currency').orderBy('kind').execute()).map(toAccount);
+  }
+
+  async listAllAccounts(ex: LedgerExecutor): Promise<Account[]> {
+    return (await ex.selectFrom('ledger_accounts').selectAll().orderBy('id').execute()).map(toAccount);
+  }
+
+  /** Inserts an account; false when one with the same owner (or system kind) and currency exists. */
+  async insertAccount(ex: LedgerExecutor, account: Account, nowMs: number): Promise<boolean> {
+    try {
+      await ex
+        .insertInto('ledger_accounts')
+        .values({
+          id: account.id,
+          currency: account.currency,
+          kind: account.kind,
+          owner_user_id: account.ownerUserId,
+          no_overdraft: account.noOverdraft ? 1 : 0,
+          closed_at_ms: null,
+          debits_pending: 0n,
+          debits_posted: 0n,
+          credits_pending: 0n,
+          credits_posted: 0n,
+          created_at_ms: nowMs,
+        })
+        .execute();
+      return true;
+    } catch (error) {
+      if (this.database.isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async setClosed(ex: LedgerExecutor, accountId: string, closedAtMs: number | null): Promise<void> {
+    await ex.updateTable('ledger_accounts').set({ closed_at_ms: closedAtMs }).where('id', '=', accountId).execute();
+  }
+
+  async applyDelta(ex: LedgerExecutor, accountId: string, d: Balances): Promise<void> {
+    await ex
+      .updateTable('ledger_accounts')
+      .set((eb) => ({
+        debits_pending: eb('debits_pending', '+', d.debitsPending),
+        debits_posted: eb('debits_posted', '+', d.debitsPosted),
+        credits_pending: eb('credits_pending', '+', d.creditsPending),
+        credits_posted: eb('credits_posted', '+', d.creditsPosted),
+      }))
+      .where('id', '=', accountId)
+      .execute();
+  }
+
+  // --- transfers ------------------------------------------------------------------------
+
+  async findTransferByRef(ex: LedgerExecutor, ref: string): Promise<Transfer | undefined> {
+    const row = await ex.selectFrom('ledger_transfers').selectAll().where('ref', '=', ref).executeTakeFirst();
+    return row ? toTransfer(row) : undefined;
+  }
+
+  async findTransfer(ex: LedgerExecutor, id: string): Promise<Transfer | undefined> {
+    const row = await ex.selectFrom('ledger_transfers').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toTransfer(row) : undefined;
+  }
+
+  async insertTransfer(ex: LedgerExecutor, t: Transfer): Promise<void> {
+    await ex
+      .insertInto('ledger_transfers')
+      .values({
+        id: t.id,
+        ref: t.ref,
+        kind: t.kind,
+        debit_account_id: t.debitAccountId,
+        credit_account_id: t.creditAccountId,
+        currency: t.currency,
+        amount_minor: t.amountMinor,
+        hold_id: t.holdId,
+        hold_status: t.holdStatus,
+        owner: t.owner,
+        expires_at_ms: t.expiresAtMs,
+        batch_id: t.batchId,
+        memo: t.memo,
+        created_at_ms: t.createdAtMs,
+      })
+      .execute();
+  }
+
+  async setHoldStatus(ex: LedgerExecutor, holdId: string, status: HoldStatus): Promise<void> {
+    await ex.updateTable('ledger_transfers').set({ hold_status: status }).where('id', '=', holdId).execute();
+  }
+
+  /** Newest first; transfers on either side of the account. */
+  async listTransfersOf(ex: LedgerExecutor, accountId: string, beforeId: string | undefined, limit: number): Promise<Transfer[]> {
+    let q = ex.selectFrom('ledger_transfers').selectAll().where((eb) => eb.or([eb('debit_account_id', '=', accountId), eb('credit_account_id', '=', accountId)]));
+    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+    return (await q.orderBy('id', 'desc').limit(limit).execute()).map(toTransfer);
+  }
+
+  async listAllTransfers(ex: LedgerExecutor): Promise<Transfer[]> {
+    return (await ex.selectFrom('ledger_transfers').selectAll().orderBy('id').execute()).map(toTransfer);
+  }
+
+  async countPendingHolds(ex: LedgerExecutor, accountId: string): Promise<number> {
+    const row = await ex
+      .selectFrom('ledger_transfers')
+      .select((eb) => eb.fn.countAll<bigint>().as('n'))
+      .where('debit_account_id', '=', accountId)
+      .where('hold_status', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    return toNumber(row.n);
+  }
+
+  /** Pending holds whose time ran out by `nowMs`, oldest first, at most `limit`. */
+  async findExpiredHolds(ex: LedgerExecutor, nowMs: number, limit: number): Promise<Transfer[]> {
+    const rows = await ex
+      .selectFrom('ledger_transfers')
+      .selectAll()
+      .where('hold_status', '=', 'pending')
+      .where('expires_at_ms', '<=', nowMs)
+      .orderBy('expires_at_ms')
+      .limit(limit)
+      .execute();
+    return rows.map(toTransfer);
+  }
+}
