@@ -1,9 +1,13 @@
 import type { ModuleMigrations } from '../platform/db/migrations.js';
 import { coreMigration } from './migrations/0001_core.js';
+import { paymentsMigration } from './migrations/0002_payments.js';
+import { exchangeRatesMigration } from './migrations/0003_exchange_rates.js';
 
 export const ledgerMigrations: ModuleMigrations = {
   module: 'ledger',
   migrations: {
     '0001_core': coreMigration,
+    '0002_payments': paymentsMigration,
+    '0003_exchange_rates': exchangeRatesMigration,
   },
 };

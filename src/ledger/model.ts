@@ -156,7 +156,15 @@ export function checkMovement(debit: Account | undefined, credit: Account | unde
   if (debit.closed || credit.closed) return 'ACCOUNT_CLOSED';
   if (amountMinor <= 0n || amountMinor > MAX_AMOUNT_MINOR) return 'AMOUNT_INVALID';
   if (debit.noOverdraft && available(debit) < amountMinor) return 'INSUFFICIENT_FUNDS';
+  // The counters only grow and storage holds 2^63 − 1 at most (PostgreSQL fails the update;
+  // SQLite would silently turn the sum into a float): a movement that would pass it is refused.
+  if (!counterFits(debit.debitsPosted, amountMinor) || !counterFits(debit.debitsPending, amountMinor)) return 'AMOUNT_INVALID';
+  if (!counterFits(credit.creditsPosted, amountMinor) || !counterFits(credit.creditsPending, amountMinor)) return 'AMOUNT_INVALID';
   return undefined;
+}
+
+function counterFits(counterMinor: bigint, amountMinor: bigint): boolean {
+  return counterMinor + amountMinor <= MAX_AMOUNT_MINOR;
 }
 
 // --- invariants -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // their currency beside them; inside, they are bigint minor units.
 import { Type, type Static } from '@sinclair/typebox';
 import { requireAdmin, requirePrincipal } from '../platform/auth/principal.js';
-import { fieldError } from '../platform/errors.js';
+import { AppError, fieldError } from '../platform/errors.js';
 import type { HttpServer } from '../platform/http/server.js';
 import { problemResponses, Uuid } from '../platform/http/schemas.js';
 import type { Idempotency } from '../platform/idempotency/idempotency.js';
@@ -198,7 +198,10 @@ export function ledgerRoutes(app: HttpServer, ledger: LedgerService, deps: { ide
         const amountMinor = amountMinorOf(req.body.amount, currency);
         const userId = req.body.userId.toLowerCase();
         if (!(await deps.userExists(userId))) throw fieldError('NOT_FOUND', 'body', 'userId', 'no such user');
-        const wallet = (await ledger.walletOf(userId, currency.code)) ?? (await ledger.openWallet(userId, currency.code)).account;
+        const existing = await ledger.walletOf(userId, currency.code);
+        // Nothing to debit: refuse without opening a wallet (a refused request writes nothing).
+        if (!existing && req.body.direction === 'debit') throw new AppError('INSUFFICIENT_FUNDS', `the person has no ${currency.code} wallet to debit`);
+        const wallet = existing ?? (await ledger.openWallet(userId, currency.code)).account;
         const issuance = await ledger.systemAccount('issuance', currency.code);
         const [debit, credit] = req.body.direction === 'credit' ? [issuance.id, wallet.id] : [wallet.id, issuance.id];
         const transfer = await ledger.transfer({

@@ -174,7 +174,9 @@ export class LedgerService {
   /** Recomputes every invariant from the transfers (admin). */
   async check(caller: Principal | null): Promise<{ violations: Violation[]; accounts: number; transfers: number }> {
     requireAdmin(caller);
-    return this.store.db.transaction().execute(async (tx) => {
+    // One snapshot for both reads (PostgreSQL's default, read committed, takes one per
+    // statement): otherwise a transfer committed between them reads as a violation.
+    return this.store.db.transaction().setIsolationLevel('repeatable read').execute(async (tx) => {
       const accounts = await this.store.listAllAccounts(tx);
       const transfers = await this.store.listAllTransfers(tx);
       const violations = checkInvariants(accounts, transfers);
@@ -234,23 +236,50 @@ export class LedgerService {
   private async applyAll(ex: LedgerExecutor, ops: readonly LedgerOp[]): Promise<Transfer[]> {
     const nowMs = this.clock.nowMs();
     const batchId = uuidv7(nowMs);
+    // Lock every account the batch touches up front, in id order, so two batches cannot
+    // deadlock by locking the same accounts op by op in different orders.
+    if (ops.length > 1) await this.store.lockAccounts(ex, await this.accountsOf(ex, ops));
     const out: Transfer[] = [];
     for (let i = 0; i < ops.length; i++) out.push(await this.applyOne(ex, ops[i]!, i, batchId, nowMs));
     return out;
+  }
+
+  private async accountsOf(ex: LedgerExecutor, ops: readonly LedgerOp[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const op of ops) {
+      if (op.type === 'transfer') ids.push(op.debitAccountId, op.creditAccountId);
+      else if (op.type === 'hold') ids.push(op.accountId, ...((await this.store.findSystemAccount(ex, 'escrow', op.currency))?.id ?? []));
+      else {
+        const hold = await this.store.findTransfer(ex, op.holdId);
+        if (hold) ids.push(hold.debitAccountId, hold.creditAccountId);
+        if (op.type === 'capture') ids.push(op.toAccountId);
+      }
+    }
+    return ids;
+  }
+
+  /** What `op.ref` wrote before, if anything; a different operation under it is refused. */
+  private async earlier(ex: LedgerExecutor, op: LedgerOp, index: number): Promise<Transfer | undefined> {
+    const existing = await this.store.findTransferByRef(ex, op.ref);
+    if (existing && !sameAs(existing, op)) throw new LedgerError('REF_EXISTS_WITH_DIFFERENT_DATA', index, `ref ${op.ref} was used for a different operation`);
+    return existing;
   }
 
   private async applyOne(ex: LedgerExecutor, op: LedgerOp, index: number, batchId: string, nowMs: number): Promise<Transfer> {
     const fail = (code: LedgerFailure, detail: string): never => {
       throw new LedgerError(code, index, detail);
     };
-    const existing = await this.store.findTransferByRef(ex, op.ref);
-    if (existing) return sameAs(existing, op) ? existing : fail('REF_EXISTS_WITH_DIFFERENT_DATA', `ref ${op.ref} was used for a different operation`);
+    const existing = await this.earlier(ex, op, index);
+    if (existing) return existing;
     const base = { id: uuidv7(nowMs), ref: op.ref, batchId, memo: op.memo ?? '', createdAtMs: nowMs, holdId: null, holdStatus: null, expiresAtMs: null };
 
     if (op.type === 'transfer' || op.type === 'hold') {
       const debitId = op.type === 'transfer' ? op.debitAccountId : op.accountId;
       const creditId = op.type === 'transfer' ? op.creditAccountId : (await this.systemAccount('escrow', op.currency, ex)).id;
       const accounts = await this.store.lockAccounts(ex, [debitId, creditId]);
+      // The same op running concurrently may have committed while we waited for the locks.
+      const raced = await this.earlier(ex, op, index);
+      if (raced) return raced;
       const failure = checkMovement(accounts.get(debitId), accounts.get(creditId), op.amountMinor, op.currency);
       if (failure) fail(failure, `${op.type} ${op.ref}: ${failure}`);
       const transfer: Transfer = {
@@ -271,7 +300,10 @@ export class LedgerService {
     if (!hold || hold.kind !== 'hold') return fail('HOLD_NOT_FOUND', `no hold ${op.holdId}`);
     const lockIds = op.type === 'capture' ? [hold.debitAccountId, hold.creditAccountId, op.toAccountId] : [hold.debitAccountId, hold.creditAccountId];
     const accounts = await this.store.lockAccounts(ex, lockIds);
-    // Re-read under the account locks: a concurrent capture or release may have settled it.
+    // Re-read under the account locks: a concurrent capture or release may have settled it,
+    // perhaps this very op sent twice.
+    const raced = await this.earlier(ex, op, index);
+    if (raced) return raced;
     const current = (await this.store.findTransfer(ex, op.holdId))!;
     if (current.holdStatus !== 'pending') fail('HOLD_NOT_PENDING', `hold ${op.holdId} is ${current.holdStatus}`);
     const settle = { ...base, debitAccountId: hold.debitAccountId, creditAccountId: hold.creditAccountId, currency: hold.currency, owner: hold.owner, holdId: hold.id };

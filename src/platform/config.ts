@@ -23,6 +23,8 @@ export interface Config {
   tokenTtlSeconds: number;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
+  /** Shared with the payment provider to sign webhooks; undefined: generated once and kept in the database. */
+  paymentsWebhookSecret: string | undefined;
 }
 
 interface OptionSpec {
@@ -47,6 +49,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'tokenTtlSeconds', flag: '--token-ttl-seconds', env: 'GAVEL_TOKEN_TTL_SECONDS', value: '<n>', defaultText: '86400', description: 'lifetime of a sign-in token' },
   { key: 'bodyLimitBytes', flag: '--body-limit-bytes', env: 'GAVEL_BODY_LIMIT_BYTES', value: '<n>', defaultText: '1048576', description: 'largest accepted JSON request body' },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'GAVEL_SHUTDOWN_TIMEOUT_MS', value: '<n>', defaultText: '10000', description: 'how long a graceful shutdown may wait for in-flight work' },
+  { key: 'paymentsWebhookSecret', flag: '--payments-webhook-secret', env: 'GAVEL_PAYMENTS_WEBHOOK_SECRET', value: '<secret>', defaultText: '(generated, kept in the database)', description: 'HMAC secret payment-provider webhooks are signed with, 16–256 visible characters (prefer the variable: flags show in ps)' },
 ];
 
 export class ConfigError extends Error {}
@@ -94,6 +97,12 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     throw new ConfigError(`GAVEL_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters`);
   }
 
+  // Never echoed in an error: it is a secret.
+  const paymentsWebhookSecret = raw('paymentsWebhookSecret');
+  if (paymentsWebhookSecret !== undefined && !/^[\x21-\x7e]{16,256}$/.test(paymentsWebhookSecret)) {
+    throw new ConfigError(`${nameOf('paymentsWebhookSecret')} must be 16–256 visible ASCII characters`);
+  }
+
   return {
     host: raw('host') ?? '127.0.0.1',
     port: integer('port', 8080, 0, 65535),
@@ -107,6 +116,7 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     tokenTtlSeconds: integer('tokenTtlSeconds', 86_400, 60, 31_536_000),
     bodyLimitBytes: integer('bodyLimitBytes', 1_048_576, 1024, 104_857_600),
     shutdownTimeoutMs: integer('shutdownTimeoutMs', 10_000, 100, 600_000),
+    paymentsWebhookSecret,
   };
 }
 

@@ -51,6 +51,17 @@ export const PROBLEM_CODES = {
   REF_EXISTS_WITH_DIFFERENT_DATA: { status: 422, title: 'That reference was used for a different operation' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'That Idempotency-Key was used with a different request' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'A request with that Idempotency-Key is still in progress' },
+  RATE_NOT_FOUND: { status: 404, title: 'No exchange rate for that pair' },
+  EXCHANGE_TOO_SMALL: { status: 400, title: 'The amount is too small to exchange' },
+  EXCHANGE_TOO_LARGE: { status: 400, title: 'The amount is too large to exchange' },
+  EXCHANGE_BELOW_MINIMUM: { status: 409, title: 'The exchange would give less than the minimum asked' },
+  // payments
+  WEBHOOK_SIGNATURE_INVALID: { status: 400, title: 'The webhook signature is missing, malformed or wrong' },
+  WEBHOOK_STALE: { status: 400, title: 'The webhook timestamp is too old or too far ahead' },
+  WEBHOOK_REPLAYED: { status: 409, title: 'That webhook event was processed already' },
+  WEBHOOK_EVENT_REJECTED: { status: 422, title: 'The webhook event does not match a payment' },
+  PAYMENT_NOT_PENDING: { status: 409, title: 'The payment is settled already' },
+  PAYMENT_PROVIDER_FAILED: { status: 502, title: 'The payment provider did not answer' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -11,6 +11,12 @@ import type { Clock } from '../clock.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * A claim still in progress after this long was left by a process that died mid-request (no
+ * request runs this long): the next request with the key takes it over and runs anew. What the
+ * dead one wrote carries references derived from the key, so the rerun does it only once.
+ */
+export const IDEMPOTENCY_CLAIM_TIMEOUT_MS = 60_000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 interface IdempotencyTable {
@@ -76,6 +82,16 @@ export class Idempotency {
       const row = await this.db.selectFrom('platform_idempotency_keys').selectAll().where('scope', '=', scope).where('key', '=', header).executeTakeFirst();
       if (!row) return this.handle(req, reply, scope, work); // freed meanwhile: try again
       if (row.request_hash !== requestHash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+      if (row.state !== 'done' && toNumber(row.created_at_ms) <= this.clock.nowMs() - IDEMPOTENCY_CLAIM_TIMEOUT_MS) {
+        await this.db
+          .deleteFrom('platform_idempotency_keys')
+          .where('scope', '=', scope)
+          .where('key', '=', header)
+          .where('state', '=', row.state)
+          .where('created_at_ms', '=', row.created_at_ms)
+          .execute();
+        return this.handle(req, reply, scope, work);
+      }
       if (row.state !== 'done') throw new AppError('IDEMPOTENCY_IN_PROGRESS', 'the first request with this Idempotency-Key has not finished; retry shortly', { headers: { 'retry-after': '1' } });
       reply.header('idempotent-replayed', 'true');
       return this.send(reply, { status: toNumber(row.response_status!), body: JSON.parse(row.response_body!) as T });
