@@ -25,6 +25,11 @@ describe('uuidv7', () => {
     expect([...ids].sort()).toEqual(ids);
   });
 
+  it('ids made one after another in the same millisecond sort in the order they were made', () => {
+    const ids = Array.from({ length: 2000 }, () => uuidv7(1_700_000_000_123));
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('gives different ids in the same millisecond', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => uuidv7(1_700_000_000_000)));
     expect(ids.size).toBe(1000);

@@ -8,10 +8,25 @@ export function isUuid(text: string): boolean {
   return UUID_PATTERN.test(text);
 }
 
-export function uuidv7(nowMs: number, random: Buffer = randomBytes(10)): string {
+/** The last millisecond an id was made in, and the 12-bit sequence used in it. */
+let last = { ms: -1, sequence: 0 };
+const SEQUENCE_MAX = 0xfff;
+
+/**
+ * A UUIDv7 for `nowMs`. Ids made in the same millisecond by this process carry an increasing
+ * 12-bit sequence (RFC 9562, method 1), so they sort in the order they were made: a capture
+ * and its onward transfer appear in a statement in the order they happened.
+ */
+export function uuidv7(nowMs: number, random?: Buffer): string {
+  if (!Number.isInteger(nowMs) || nowMs < 0 || nowMs >= 2 ** 48) throw new RangeError(`uuidv7 needs a 48-bit millisecond time, got ${nowMs}`);
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(nowMs, 0, 6); // 48-bit Unix time in milliseconds
-  random.copy(bytes, 6, 0, 10);
+  (random ?? randomBytes(10)).copy(bytes, 6, 0, 10);
+  if (random === undefined) {
+    // Start each millisecond at a random sequence in the lower half, leaving room to count up.
+    last = nowMs === last.ms && last.sequence < SEQUENCE_MAX ? { ms: nowMs, sequence: last.sequence + 1 } : { ms: nowMs, sequence: bytes.readUInt16BE(6) & 0x7ff };
+    bytes.writeUInt16BE(last.sequence, 6);
+  }
   bytes[6] = 0x70 | (bytes[6]! & 0x0f); // version 7
   bytes[8] = 0x80 | (bytes[8]! & 0x3f); // RFC 9562 variant
   const hex = bytes.toString('hex');
