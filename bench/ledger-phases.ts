@@ -1,19 +1,26 @@
 // Where a SQLite ledger transfer's time goes (the analysis behind bench/README.md; no npm
 // script, run with `npx tsx bench/ledger-phases.ts`). The same posted transfer between funded
 // wallets, measured layer by layer on one fresh temp database:
-//   service, 64 in flight            what `npm run bench:ledger` measures
+//   service, 64 in flight            what `npm run bench:ledger` measures (the service's own
+//                                    transactions: one per operation, or shared where the
+//                                    service group-commits)
 //   service, 1 in flight             the same without queueing on the one connection
-//   service, N per transaction       group commit on today's code path (service.transfer(op, tx))
+//   service, N per transaction       N transfers in one transaction passed in (service.transfer(op, tx))
 //   Kysely build+compile only        building the six queries of a transfer, not running them
 //   raw better-sqlite3 …             the six statements (1 ref lookup, 2 account reads,
 //                                    2 balance updates, 1 insert) without Kysely: prepared
 //                                    once or prepared per call (as Kysely's driver does), one
 //                                    transaction per transfer with synchronous FULL or NORMAL,
-//                                    or N transfers per transaction
+//                                    or N transfers per transaction; and a write-only variant
+//                                    (3 statements: balances checked in memory, the ref left
+//                                    to the insert's unique index)
 //   raw one-row insert transactions  the commit floor (an fsync per commit under FULL)
 // Each phase runs PHASE_OPS transfers (5000) and prints transfers/s, µs per transfer and the
-// process CPU over wall time.
-import { mkdtempSync, rmSync } from 'node:fs';
+// process CPU over wall time. PHASE_GROUP (100) sets the transfers per group-commit transaction.
+// PHASE_PROFILE=file.cpuprofile also records a CPU profile (100 µs sampling) of the
+// "1 in flight" phase and prints the share of its time under a few functions.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -46,6 +53,34 @@ async function phase(name: string, ops: number, body: () => Promise<void> | void
   const line = `${name.padEnd(58)} ${fmt((ops * 1000) / ms).padStart(8)}/s ${fmt((ms * 1000) / ops).padStart(7)} µs/op  CPU ${fmt(((used.user + used.system) / 1000 / ms) * 100).padStart(3)}%`;
   rows.push(line);
   console.log(line);
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string };
+  children?: number[];
+}
+
+/** The share of sampled time spent in (under) each named function. */
+function shares(profile: { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: number[] }, names: string[]): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const under = new Map(names.map((n) => [n, 0]));
+  let total = 0;
+  (profile.samples ?? []).forEach((id, i) => {
+    const dt = profile.timeDeltas?.[i] ?? 0;
+    total += dt;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const name = byId.get(cur)!.callFrame.functionName;
+      if (under.has(name) && !seen.has(name)) {
+        seen.add(name);
+        under.set(name, under.get(name)! + dt);
+      }
+    }
+  });
+  return [...under].map(([name, t]) => `${name} ${fmt((100 * t) / total, 1)}%`).join(', ');
 }
 
 async function inFlight(n: number, ops: number, op: (i: number) => Promise<unknown>): Promise<void> {
@@ -89,8 +124,24 @@ try {
   // Warm the JIT first, so the first phase is not charged for it.
   await inFlight(64, 2_000, () => service.transfer(op()));
 
-  await phase('service.transfer, 64 in flight, one transaction each', PHASE_OPS, () => inFlight(64, PHASE_OPS, () => service.transfer(op())));
-  await phase('service.transfer, 1 in flight, one transaction each', PHASE_OPS, () => inFlight(1, PHASE_OPS, () => service.transfer(op())));
+  await phase('service.transfer, 64 in flight, its own transactions', PHASE_OPS, () => inFlight(64, PHASE_OPS, () => service.transfer(op())));
+  const profileTo = process.env.PHASE_PROFILE;
+  const session = profileTo ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+  }
+  await phase('service.transfer, 1 in flight, its own transactions', PHASE_OPS, () => inFlight(1, PHASE_OPS, () => service.transfer(op())));
+  if (session && profileTo) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(profileTo, JSON.stringify(profile));
+    const line = `  profile of that phase (${profileTo}): ${shares(profile, ['commitTransaction', 'prepare', 'compileQuery', 'uuidv7', '(garbage collector)'])}`;
+    rows.push(line);
+    console.log(line);
+  }
   await phase(`service.transfer, ${GROUP} per transaction (group commit)`, PHASE_OPS, async () => {
     for (let g = 0; g < PHASE_OPS / GROUP; g++) {
       await database.kysely.transaction().execute(async (tx) => {

@@ -22,7 +22,8 @@ import {
   type Transfer,
   type Violation,
 } from './model.js';
-import type { LedgerExecutor, LedgerStore } from './store.js';
+import type { LedgerExecutor, LedgerStore, LedgerTables } from './store.js';
+import { GroupCommitter } from '../platform/db/group-commit.js';
 
 export type LedgerOp =
   | { type: 'transfer'; ref: string; debitAccountId: string; creditAccountId: string; currency: string; amountMinor: bigint; owner: string; memo?: string }
@@ -51,12 +52,15 @@ export const EXPIRY_BATCH = 200;
 
 export class LedgerService {
   private assets = new Map<string, Currency>();
+  private readonly committer: GroupCommitter<LedgerTables> | undefined;
 
   constructor(
     private readonly store: LedgerStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.committer = store.database.singleWriter ? new GroupCommitter(store.db) : undefined;
+  }
 
   /** Loads assets and makes sure every currency has its system accounts. */
   async start(): Promise<void> {
@@ -190,6 +194,9 @@ export class LedgerService {
   /** Applies `ops` all or nothing: on a failure nothing of the batch is written. */
   async execute(ops: readonly LedgerOp[], tx?: LedgerTx): Promise<Transfer[]> {
     if (tx) return this.applyAll(tx, ops);
+    // One writer (SQLite): batches arriving together share a transaction and its fsync, each
+    // in its own savepoint; every caller hears back only after the shared commit.
+    if (this.committer) return this.committer.run((own) => this.applyAll(own as unknown as LedgerExecutor, ops));
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.store.db.transaction().execute((own) => this.applyAll(own, ops));

@@ -11,6 +11,11 @@ export interface Database {
   readonly dialect: Dialect;
   /** A short description for logs, without credentials. */
   readonly describe: string;
+  /**
+   * True when one connection does all writing (SQLite): transactions queue behind each other,
+   * so writers that commit often should share commits (see group-commit.ts).
+   */
+  readonly singleWriter: boolean;
   /** True when the error is a unique-constraint violation. */
   isUniqueViolation(error: unknown): boolean;
   /**

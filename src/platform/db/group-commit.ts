@@ -28,8 +28,9 @@ export class GroupCommitter<DB> {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
-        // Let the current tick's callers join the first group.
-        setImmediate(() => void this.drain());
+        // A microtask, not a timer: callers queued in this synchronous run join the first
+        // group, and a caller looping on promises alone cannot starve the drain.
+        queueMicrotask(() => void this.drain());
       }
     });
   }
@@ -41,7 +42,7 @@ export class GroupCommitter<DB> {
       this.draining = false;
       if (this.queue.length > 0) {
         this.draining = true;
-        setImmediate(() => void this.drain());
+        queueMicrotask(() => void this.drain());
       }
     }
   }

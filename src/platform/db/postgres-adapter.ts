@@ -19,6 +19,7 @@ export async function openPostgres(url: string): Promise<Database> {
     kysely,
     dialect: 'postgres',
     describe: `postgres ${redactUrl(url)}`,
+    singleWriter: false,
     isUniqueViolation: (error) =>
       typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === '23505',
     forUpdate: (query) => query.forUpdate(),

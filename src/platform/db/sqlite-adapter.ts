@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
+import { FairSqliteDialect } from './sqlite-driver.js';
 import type { Database } from './database.js';
 
 export const SQLITE_FILE_NAME = 'gavel.sqlite';
@@ -18,11 +19,12 @@ export function openSqlite(dataDir: string): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.defaultSafeIntegers(true);
-  const kysely = new Kysely<object>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<object>({ dialect: new FairSqliteDialect(sqlite) });
   return {
     kysely,
     dialect: 'sqlite',
     describe: `sqlite ${file}`,
+    singleWriter: true,
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
       error !== null &&
