@@ -1,7 +1,7 @@
 // Kysely's SQLite dialect with our own driver, for two reasons measured in bench/README.md:
 // - a FIFO lock on the one connection: Kysely's own lock wakes every waiter at once and
-//   lets whichever runs first take it, so no order is promised and a busy reader can keep
-//   winning; ours hands the connection over strictly in arrival order;
+//   lets whichever runs first take it, so it promises no order; ours hands the connection
+//   over strictly in arrival order;
 // - a bounded cache of prepared statements: Kysely's driver prepares every statement anew,
 //   about a third of the ledger's time on the hot path.
 import type BetterSqlite3 from 'better-sqlite3';
