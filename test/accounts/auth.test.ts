@@ -3,43 +3,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import type { LoginLimits } from '../../src/accounts/service.js';
 import { ManualClock } from '../../src/platform/clock.js';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logging.js';
 import { startGavel, type GavelNode, type StartOptions } from '../../src/gavel.js';
 import { DIALECTS } from '../support/databases.js';
 import { ADMIN, startTestNode, type Answer, type TestNode } from '../support/gavel.js';
+import { ROOMY_LIMITS, uniqueEmail, expectProblem, fieldsAtFault } from '../support/problems.js';
 
 const START_MS = Date.parse('2030-01-01T00:00:00.000Z');
 const DEFAULT_TTL_SECONDS = 86_400;
-
-/** For tests that are not about rate limits: every request comes from one address. */
-const ROOMY_LIMITS: LoginLimits = {
-  failuresPerAccount: { maxAttempts: 1_000, windowMs: 60_000, maxKeys: 10_000 },
-  attemptsPerAddress: { maxAttempts: 100_000, windowMs: 60_000, maxKeys: 10_000 },
-};
-
-function uniqueEmail(prefix = 'person'): string {
-  return `${prefix}.${randomUUID().slice(0, 8)}@example.test`;
-}
-
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({
-    type: expect.any(String),
-    title: expect.any(String),
-    status,
-    detail: expect.any(String),
-    code,
-    requestId: expect.any(String),
-  });
-}
-
-function fieldsAtFault(res: Answer): string[] {
-  return ((res.body?.errors ?? []) as { field: string }[]).map((e) => e.field);
-}
 
 /** A pino destination that keeps every line in memory. */
 function memoryLog(): { lines: string[]; write(line: string): void; text(): string } {

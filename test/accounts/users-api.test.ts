@@ -2,37 +2,9 @@
 // CRUD with partial update, count, cursor pagination, the error documents, and who may do what.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LoginLimits } from '../../src/accounts/service.js';
 import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type Answer, type TestNode } from '../support/gavel.js';
-
-/** Every test signs people in from one address; these limits stay out of the way here. */
-const ROOMY_LIMITS: LoginLimits = {
-  failuresPerAccount: { maxAttempts: 1_000, windowMs: 60_000, maxKeys: 10_000 },
-  attemptsPerAddress: { maxAttempts: 100_000, windowMs: 60_000, maxKeys: 10_000 },
-};
-
-function uniqueEmail(prefix = 'user'): string {
-  return `${prefix}.${randomUUID().slice(0, 8)}@example.test`;
-}
-
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({
-    type: expect.any(String),
-    title: expect.any(String),
-    status,
-    detail: expect.any(String),
-    code,
-    requestId: expect.any(String),
-  });
-  expect(res.body.requestId).toBe(res.headers['x-request-id']);
-}
-
-function fieldsAtFault(res: Answer): string[] {
-  return ((res.body?.errors ?? []) as { field: string }[]).map((e) => e.field);
-}
+import { ROOMY_LIMITS, uniqueEmail, expectProblem, fieldsAtFault } from '../support/problems.js';
 
 for (const dialect of DIALECTS) {
   describe(`users API on ${dialect}`, () => {

@@ -4,17 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpServer } from '../../src/platform/http/server.js';
 import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type Answer, type TestNode } from '../support/gavel.js';
+import { expectProblem } from '../support/problems.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** POST and PUT routes that take no body: each must be named here, so none is missed by accident. */
 const BODYLESS_WRITES = new Set(['POST /api/auth/logout']);
-
-function expectProblem(res: Answer, status: number, code: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code, requestId: res.headers['x-request-id'] });
-}
 
 /**
  * Every route the node serves, as "METHOD /path", read from fastify's route tree, so a route a
