@@ -12,9 +12,11 @@ import { isUuid } from '../platform/ids.js';
 import {
   ISO_CURRENCIES,
   SYSTEM_ACCOUNTS,
+  addBalances,
   checkInvariants,
   checkMovement,
   postingOf,
+  type HoldStatus,
   type Account,
   type Currency,
   type LedgerFailure,
@@ -22,8 +24,8 @@ import {
   type Transfer,
   type Violation,
 } from './model.js';
-import type { LedgerExecutor, LedgerStore, LedgerTables } from './store.js';
-import { GroupCommitter } from '../platform/db/group-commit.js';
+import type { LedgerExecutor, LedgerStore } from './store.js';
+import { BatchCommitter, type Outcome } from '../platform/db/batch-commit.js';
 
 export type LedgerOp =
   | { type: 'transfer'; ref: string; debitAccountId: string; creditAccountId: string; currency: string; amountMinor: bigint; owner: string; memo?: string }
@@ -52,14 +54,14 @@ export const EXPIRY_BATCH = 200;
 
 export class LedgerService {
   private assets = new Map<string, Currency>();
-  private readonly committer: GroupCommitter<LedgerTables> | undefined;
+  private readonly batcher: BatchCommitter<readonly LedgerOp[], Transfer[]>;
 
   constructor(
     private readonly store: LedgerStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.committer = store.database.singleWriter ? new GroupCommitter(store.db) : undefined;
+    this.batcher = new BatchCommitter((batches) => this.commitGroup(batches));
   }
 
   /** Loads assets and makes sure every currency has its system accounts. */
@@ -193,18 +195,14 @@ export class LedgerService {
 
   /** Applies `ops` all or nothing: on a failure nothing of the batch is written. */
   async execute(ops: readonly LedgerOp[], tx?: LedgerTx): Promise<Transfer[]> {
-    if (tx) return this.applyAll(tx, ops);
-    // One writer (SQLite): batches arriving together share a transaction and its fsync, each
-    // in its own savepoint; every caller hears back only after the shared commit.
-    if (this.committer) return this.committer.run((own) => this.applyAll(own as unknown as LedgerExecutor, ops));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.store.db.transaction().execute((own) => this.applyAll(own, ops));
-      } catch (error) {
-        const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '') || this.store.database.isUniqueViolation(error);
-        if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-      }
+    if (tx) {
+      const [outcome] = await this.applyBatches(tx, [ops]);
+      if (!outcome!.ok) throw outcome!.error;
+      return outcome!.value;
     }
+    // Batches arriving together share one transaction: read every row they need at once,
+    // apply them one by one in memory, write the result in a statement or two per table.
+    return this.batcher.submit(ops);
   }
 
   hold(op: Omit<Extract<LedgerOp, { type: 'hold' }>, 'type'>, tx?: LedgerTx): Promise<Transfer> {
@@ -227,67 +225,99 @@ export class LedgerService {
   async expireHolds(): Promise<number> {
     const nowMs = this.clock.nowMs();
     const expired = await this.store.findExpiredHolds(this.store.db, nowMs, EXPIRY_BATCH);
+    const outcomes = await Promise.allSettled(expired.map((hold) => this.execute([{ type: 'release', ref: `expire:${hold.id}`, holdId: hold.id, memo: 'hold expired' }])));
     let count = 0;
-    for (const hold of expired) {
-      try {
-        await this.execute([{ type: 'release', ref: `expire:${hold.id}`, holdId: hold.id, memo: 'hold expired' }]);
-        count += 1;
-      } catch (error) {
-        // Captured or released meanwhile: nothing to expire.
-        if (!(error instanceof LedgerError && error.failure === 'HOLD_NOT_PENDING')) throw error;
-      }
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') count += 1;
+      // Captured or released meanwhile: nothing to expire.
+      else if (!(outcome.reason instanceof LedgerError && outcome.reason.failure === 'HOLD_NOT_PENDING')) throw outcome.reason;
     }
     return count;
   }
 
-  private async applyAll(ex: LedgerExecutor, ops: readonly LedgerOp[]): Promise<Transfer[]> {
-    const nowMs = this.clock.nowMs();
-    const batchId = uuidv7(nowMs);
-    // Lock every account the batch touches up front, in id order, so two batches cannot
-    // deadlock by locking the same accounts op by op in different orders.
-    if (ops.length > 1) await this.store.lockAccounts(ex, await this.accountsOf(ex, ops));
-    const out: Transfer[] = [];
-    for (let i = 0; i < ops.length; i++) out.push(await this.applyOne(ex, ops[i]!, i, batchId, nowMs));
-    return out;
-  }
-
-  private async accountsOf(ex: LedgerExecutor, ops: readonly LedgerOp[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (const op of ops) {
-      if (op.type === 'transfer') ids.push(op.debitAccountId, op.creditAccountId);
-      else if (op.type === 'hold') ids.push(op.accountId, ...((await this.store.findSystemAccount(ex, 'escrow', op.currency))?.id ?? []));
-      else {
-        const hold = await this.store.findTransfer(ex, op.holdId);
-        if (hold) ids.push(hold.debitAccountId, hold.creditAccountId);
-        if (op.type === 'capture') ids.push(op.toAccountId);
+  /** One transaction for a group of batches; PostgreSQL retries it on deadlock or a racing ref. */
+  private async commitGroup(batches: Array<readonly LedgerOp[]>): Promise<Outcome<Transfer[]>[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store.db.transaction().execute((own) => this.applyBatches(own, batches));
+      } catch (error) {
+        const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '') || this.store.database.isUniqueViolation(error);
+        if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
-    return ids;
   }
 
-  /** What `op.ref` wrote before, if anything; a different operation under it is refused. */
-  private async earlier(ex: LedgerExecutor, op: LedgerOp, index: number): Promise<Transfer | undefined> {
-    const existing = await this.store.findTransferByRef(ex, op.ref);
-    if (existing && !sameAs(existing, op)) throw new LedgerError('REF_EXISTS_WITH_DIFFERENT_DATA', index, `ref ${op.ref} was used for a different operation`);
-    return existing;
+  /**
+   * Applies batches in order inside `ex`: each all or nothing, each with its own outcome.
+   * Locks first (holds, then accounts, each in id order: every ledger transaction takes them
+   * in that order, so none can deadlock another), then reads the refs (after the locks, so a
+   * racing twin that committed meanwhile is seen), then computes in memory and writes.
+   */
+  private async applyBatches(ex: LedgerExecutor, batches: ReadonlyArray<readonly LedgerOp[]>): Promise<Outcome<Transfer[]>[]> {
+    const nowMs = this.clock.nowMs();
+    const ops = batches.flat();
+    const holds = await this.store.lockHolds(ex, ops.flatMap((op) => (op.type === 'capture' || op.type === 'release' ? [op.holdId] : [])));
+    const accountIds: string[] = [];
+    for (const op of ops) {
+      if (op.type === 'transfer') accountIds.push(op.debitAccountId, op.creditAccountId);
+      else if (op.type === 'hold') {
+        const escrowId = await this.escrowIdOf(ex, op.currency);
+        accountIds.push(op.accountId, ...(escrowId === undefined ? [] : [escrowId]));
+      }
+      else {
+        const hold = holds.get(op.holdId);
+        if (hold) accountIds.push(hold.debitAccountId, hold.creditAccountId);
+        if (op.type === 'capture') accountIds.push(op.toAccountId);
+      }
+    }
+    const accounts = await this.store.lockAccounts(ex, accountIds);
+    const byRef = await this.store.findTransfersByRefs(ex, ops.map((op) => op.ref));
+
+    const book = new Book(accounts, holds, byRef);
+    const outcomes: Outcome<Transfer[]>[] = [];
+    for (const batch of batches) {
+      const draft = book.draft();
+      const batchId = uuidv7(nowMs);
+      try {
+        const value = batch.map((op, i) => this.applyOne(draft, op, i, batchId, nowMs));
+        draft.keep();
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        outcomes.push({ ok: false, error });
+      }
+    }
+    await book.write(ex, this.store);
+    return outcomes;
   }
 
-  private async applyOne(ex: LedgerExecutor, op: LedgerOp, index: number, batchId: string, nowMs: number): Promise<Transfer> {
+  private escrowIds = new Map<string, string>();
+
+  /** The escrow account's id for a currency; ids never change, so they are remembered. */
+  private async escrowIdOf(ex: LedgerExecutor, currency: string): Promise<string | undefined> {
+    let id = this.escrowIds.get(currency);
+    if (id === undefined) {
+      id = (await this.store.findSystemAccount(ex, 'escrow', currency))?.id;
+      if (id !== undefined) this.escrowIds.set(currency, id);
+    }
+    return id;
+  }
+
+  private applyOne(book: Draft, op: LedgerOp, index: number, batchId: string, nowMs: number): Transfer {
     const fail = (code: LedgerFailure, detail: string): never => {
       throw new LedgerError(code, index, detail);
     };
-    const existing = await this.earlier(ex, op, index);
-    if (existing) return existing;
+    const existing = book.byRef(op.ref);
+    if (existing) {
+      if (!sameAs(existing, op)) fail('REF_EXISTS_WITH_DIFFERENT_DATA', `ref ${op.ref} was used for a different operation`);
+      return existing;
+    }
     const base = { id: uuidv7(nowMs), ref: op.ref, batchId, memo: op.memo ?? '', createdAtMs: nowMs, holdId: null, holdStatus: null, expiresAtMs: null };
 
     if (op.type === 'transfer' || op.type === 'hold') {
       const debitId = op.type === 'transfer' ? op.debitAccountId : op.accountId;
-      const creditId = op.type === 'transfer' ? op.creditAccountId : (await this.systemAccount('escrow', op.currency, ex)).id;
-      const accounts = await this.store.lockAccounts(ex, [debitId, creditId]);
-      // The same op running concurrently may have committed while we waited for the locks.
-      const raced = await this.earlier(ex, op, index);
-      if (raced) return raced;
-      const failure = checkMovement(accounts.get(debitId), accounts.get(creditId), op.amountMinor, op.currency);
+      const creditId = op.type === 'transfer' ? op.creditAccountId : this.escrowIds.get(op.currency);
+      if (creditId === undefined) throw new AppError('UNKNOWN_CURRENCY', `no escrow account for ${op.currency}`);
+      const failure = checkMovement(book.account(debitId), book.account(creditId), op.amountMinor, op.currency);
       if (failure) fail(failure, `${op.type} ${op.ref}: ${failure}`);
       const transfer: Transfer = {
         ...base,
@@ -299,26 +329,19 @@ export class LedgerService {
         owner: op.owner,
         ...(op.type === 'hold' && { holdStatus: 'pending' as const, expiresAtMs: op.expiresAtMs ?? null }),
       };
-      await this.write(ex, transfer, 0n);
+      book.post(transfer, 0n);
       return transfer;
     }
 
-    const hold = await this.store.findTransfer(ex, op.holdId);
+    const hold = book.hold(op.holdId);
     if (!hold || hold.kind !== 'hold') return fail('HOLD_NOT_FOUND', `no hold ${op.holdId}`);
-    const lockIds = op.type === 'capture' ? [hold.debitAccountId, hold.creditAccountId, op.toAccountId] : [hold.debitAccountId, hold.creditAccountId];
-    const accounts = await this.store.lockAccounts(ex, lockIds);
-    // Re-read under the account locks: a concurrent capture or release may have settled it,
-    // perhaps this very op sent twice.
-    const raced = await this.earlier(ex, op, index);
-    if (raced) return raced;
-    const current = (await this.store.findTransfer(ex, op.holdId))!;
-    if (current.holdStatus !== 'pending') fail('HOLD_NOT_PENDING', `hold ${op.holdId} is ${current.holdStatus}`);
+    if (hold.holdStatus !== 'pending') fail('HOLD_NOT_PENDING', `hold ${op.holdId} is ${hold.holdStatus}`);
     const settle = { ...base, debitAccountId: hold.debitAccountId, creditAccountId: hold.creditAccountId, currency: hold.currency, owner: hold.owner, holdId: hold.id };
 
     if (op.type === 'release') {
       const release: Transfer = { ...settle, kind: op.ref.startsWith('expire:') ? 'expire' : 'release', amountMinor: hold.amountMinor };
-      await this.write(ex, release, hold.amountMinor);
-      await this.store.setHoldStatus(ex, hold.id, release.kind === 'expire' ? 'expired' : 'released');
+      book.post(release, hold.amountMinor);
+      book.settle(hold, release.kind === 'expire' ? 'expired' : 'released');
       return release;
     }
 
@@ -326,22 +349,95 @@ export class LedgerService {
     const amountMinor = op.amountMinor ?? hold.amountMinor;
     if (amountMinor <= 0n) fail('AMOUNT_INVALID', 'a capture moves a positive amount; release the hold instead');
     if (amountMinor > hold.amountMinor) fail('CAPTURE_EXCEEDS_HOLD', `capture ${amountMinor} exceeds hold ${hold.amountMinor}`);
-    const failure = checkMovement(accounts.get(hold.creditAccountId), accounts.get(op.toAccountId), amountMinor, hold.currency);
+    const failure = checkMovement(book.account(hold.creditAccountId), book.account(op.toAccountId), amountMinor, hold.currency);
     if (failure) fail(failure, `capture ${op.ref}: ${failure}`);
     const capture: Transfer = { ...settle, kind: 'capture', amountMinor };
-    await this.write(ex, capture, hold.amountMinor);
-    await this.store.setHoldStatus(ex, hold.id, 'captured');
+    book.post(capture, hold.amountMinor);
+    book.settle(hold, 'captured');
     // Escrow passes the captured amount on to its destination in the same batch.
     const onward: Transfer = { ...base, id: uuidv7(nowMs), ref: `${op.ref}/onward`, kind: 'posted', debitAccountId: hold.creditAccountId, creditAccountId: op.toAccountId, currency: hold.currency, amountMinor, owner: hold.owner };
-    await this.write(ex, onward, 0n);
+    book.post(onward, 0n);
     return capture;
   }
+}
 
-  private async write(ex: LedgerExecutor, t: Transfer, heldMinor: bigint): Promise<void> {
+/**
+ * The rows a group of batches works on, held in memory while the group's transaction is open:
+ * locked accounts and holds, and transfers by ref. A batch works on a draft; `keep` folds the
+ * draft in, dropping it leaves the book as it was (all or nothing per batch).
+ */
+class Book {
+  readonly newTransfers: Transfer[] = [];
+  readonly holdStatuses = new Map<string, HoldStatus>();
+  readonly dirtyAccounts = new Set<string>();
+
+  constructor(
+    readonly accounts: Map<string, Account>,
+    readonly holds: Map<string, Transfer>,
+    readonly refs: Map<string, Transfer>,
+  ) {}
+
+  draft(): Draft {
+    return new Draft(this);
+  }
+
+  async write(ex: LedgerExecutor, store: LedgerStore): Promise<void> {
+    if (this.newTransfers.length === 0) return;
+    const created = new Set(this.newTransfers.map((t) => t.id));
+    // A hold created and settled within the group is inserted with its final status.
+    await store.insertTransfers(ex, this.newTransfers.map((t) => (t.kind === 'hold' ? this.holds.get(t.id)! : t)));
+    await store.setHoldStatuses(ex, new Map([...this.holdStatuses].filter(([id]) => !created.has(id))));
+    await store.writeBalances(ex, [...this.dirtyAccounts].map((id) => this.accounts.get(id)!));
+  }
+}
+
+class Draft {
+  private readonly accounts = new Map<string, Account>();
+  private readonly holds = new Map<string, Transfer>();
+  private readonly refs = new Map<string, Transfer>();
+  private readonly transfers: Transfer[] = [];
+
+  constructor(private readonly book: Book) {}
+
+  account(id: string): Account | undefined {
+    return this.accounts.get(id) ?? this.book.accounts.get(id);
+  }
+
+  hold(id: string): Transfer | undefined {
+    return this.holds.get(id) ?? this.book.holds.get(id);
+  }
+
+  byRef(ref: string): Transfer | undefined {
+    return this.refs.get(ref) ?? this.book.refs.get(ref);
+  }
+
+  /** Records a transfer and moves both accounts' counters by its posting. */
+  post(t: Transfer, heldMinor: bigint): void {
     const [debit, credit] = postingOf(t.kind, t.amountMinor, heldMinor);
-    await this.store.applyDelta(ex, t.debitAccountId, debit);
-    await this.store.applyDelta(ex, t.creditAccountId, credit);
-    await this.store.insertTransfer(ex, t);
+    const d = this.account(t.debitAccountId)!;
+    this.accounts.set(d.id, { ...d, ...addBalances(d, debit) });
+    const c = this.account(t.creditAccountId)!;
+    this.accounts.set(c.id, { ...c, ...addBalances(c, credit) });
+    this.refs.set(t.ref, t);
+    this.transfers.push(t);
+    if (t.kind === 'hold') this.holds.set(t.id, t);
+  }
+
+  settle(hold: Transfer, status: HoldStatus): void {
+    this.holds.set(hold.id, { ...hold, holdStatus: status });
+  }
+
+  keep(): void {
+    for (const [id, a] of this.accounts) {
+      this.book.accounts.set(id, a);
+      this.book.dirtyAccounts.add(id);
+    }
+    for (const [id, h] of this.holds) {
+      this.book.holds.set(id, h);
+      if (h.holdStatus !== 'pending') this.book.holdStatuses.set(id, h.holdStatus!);
+    }
+    for (const [ref, t] of this.refs) this.book.refs.set(ref, t);
+    this.book.newTransfers.push(...this.transfers);
   }
 }
 

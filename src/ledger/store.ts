@@ -1,6 +1,6 @@
 // The ledger's tables. Every function takes the executor it runs on, so the service (and
 // other modules, through the service) can compose them inside one transaction.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
 import type { Account, Balances, Currency, HoldStatus, Transfer, TransferKind } from './model.js';
 
@@ -52,6 +52,41 @@ export interface LedgerTables {
 }
 
 export type LedgerExecutor = Kysely<LedgerTables>;
+
+/** Parameters per IN list: well inside SQLite's and PostgreSQL's limits. */
+const IN_LIST_MAX = 512;
+
+/**
+ * Splits `items` into chunks of at most `size`, each a power of two long (200 → 128 + 64 + 8),
+ * so a statement over a chunk has one of a few shapes and its prepared form is reused.
+ */
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  let i = 0;
+  while (i < items.length) {
+    let n = 1;
+    while (n * 2 <= Math.min(size, items.length - i)) n *= 2;
+    out.push(items.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+/** Parameters for an IN list, padded with its last value to a power of two (same reason). */
+function inList<T>(items: readonly T[]): T[] {
+  let n = 1;
+  while (n < items.length) n *= 2;
+  return [...items, ...Array<T>(n - items.length).fill(items[items.length - 1]!)];
+}
+
+/** Distinct values in IN lists of at most IN_LIST_MAX, each padded to a power of two. */
+function inLists<T>(items: Iterable<T>, sorted = false): T[][] {
+  const unique = [...new Set(items)];
+  if (sorted) unique.sort();
+  const out: T[][] = [];
+  for (let i = 0; i < unique.length; i += IN_LIST_MAX) out.push(inList(unique.slice(i, i + IN_LIST_MAX)));
+  return out;
+}
 
 function toAccount(row: AccountsTable): Account {
   return {
@@ -119,15 +154,35 @@ export class LedgerStore {
     return row ? toAccount(row) : undefined;
   }
 
-  /** Reads and locks accounts in id order (a fixed order, so two transactions cannot deadlock on them). */
+  /**
+   * Reads and locks accounts in id order, in one statement (PostgreSQL locks the rows in the
+   * sorted order, so two transactions cannot deadlock on them; SQLite's one writer needs no lock).
+   */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Account>> {
-    const unique = [...new Set(ids)].sort();
     const out = new Map<string, Account>();
-    for (const id of unique) {
-      const row = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', '=', id)).executeTakeFirst();
-      if (row) out.set(id, toAccount(row));
+    for (const chunk of inLists(ids, true)) {
+      const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
+      for (const row of rows) out.set(row.id, toAccount(row));
     }
     return out;
+  }
+
+  /**
+   * Writes accounts' counters as absolute values, in one statement per chunk. Only for rows
+   * this transaction has locked (lockAccounts), so nobody else changed them in between.
+   */
+  async writeBalances(ex: LedgerExecutor, accounts: readonly Account[]): Promise<void> {
+    for (const chunk of chunksOf(accounts, 256)) {
+      const rows = sql.join(
+        chunk.map(
+          (a) =>
+            sql`(${a.id}, cast(${a.debitsPending} as bigint), cast(${a.debitsPosted} as bigint), cast(${a.creditsPending} as bigint), cast(${a.creditsPosted} as bigint))`,
+        ),
+      );
+      await sql`with v (id, dpe, dpo, cpe, cpo) as (values ${rows})
+        update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo
+        from v where ledger_accounts.id = v.id`.execute(ex);
+    }
   }
 
   async findWallet(ex: LedgerExecutor, userId: string, currency: string): Promise<Account | undefined> {
@@ -185,19 +240,6 @@ export class LedgerStore {
     await ex.updateTable('ledger_accounts').set({ closed_at_ms: closedAtMs }).where('id', '=', accountId).execute();
   }
 
-  async applyDelta(ex: LedgerExecutor, accountId: string, d: Balances): Promise<void> {
-    await ex
-      .updateTable('ledger_accounts')
-      .set((eb) => ({
-        debits_pending: eb('debits_pending', '+', d.debitsPending),
-        debits_posted: eb('debits_posted', '+', d.debitsPosted),
-        credits_pending: eb('credits_pending', '+', d.creditsPending),
-        credits_posted: eb('credits_posted', '+', d.creditsPosted),
-      }))
-      .where('id', '=', accountId)
-      .execute();
-  }
-
   // --- transfers ------------------------------------------------------------------------
 
   async findTransferByRef(ex: LedgerExecutor, ref: string): Promise<Transfer | undefined> {
@@ -210,30 +252,57 @@ export class LedgerStore {
     return row ? toTransfer(row) : undefined;
   }
 
-  async insertTransfer(ex: LedgerExecutor, t: Transfer): Promise<void> {
-    await ex
-      .insertInto('ledger_transfers')
-      .values({
-        id: t.id,
-        ref: t.ref,
-        kind: t.kind,
-        debit_account_id: t.debitAccountId,
-        credit_account_id: t.creditAccountId,
-        currency: t.currency,
-        amount_minor: t.amountMinor,
-        hold_id: t.holdId,
-        hold_status: t.holdStatus,
-        owner: t.owner,
-        expires_at_ms: t.expiresAtMs,
-        batch_id: t.batchId,
-        memo: t.memo,
-        created_at_ms: t.createdAtMs,
-      })
-      .execute();
+  async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[]): Promise<void> {
+    for (const chunk of chunksOf(transfers, 128)) {
+      await ex
+        .insertInto('ledger_transfers')
+        .values(
+          chunk.map((t) => ({
+            id: t.id,
+            ref: t.ref,
+            kind: t.kind,
+            debit_account_id: t.debitAccountId,
+            credit_account_id: t.creditAccountId,
+            currency: t.currency,
+            amount_minor: t.amountMinor,
+            hold_id: t.holdId,
+            hold_status: t.holdStatus,
+            owner: t.owner,
+            expires_at_ms: t.expiresAtMs,
+            batch_id: t.batchId,
+            memo: t.memo,
+            created_at_ms: t.createdAtMs,
+          })),
+        )
+        .execute();
+    }
   }
 
-  async setHoldStatus(ex: LedgerExecutor, holdId: string, status: HoldStatus): Promise<void> {
-    await ex.updateTable('ledger_transfers').set({ hold_status: status }).where('id', '=', holdId).execute();
+  /** Transfers with any of these refs, by ref. */
+  async findTransfersByRefs(ex: LedgerExecutor, refs: readonly string[]): Promise<Map<string, Transfer>> {
+    const out = new Map<string, Transfer>();
+    for (const chunk of inLists(refs)) {
+      for (const row of await ex.selectFrom('ledger_transfers').selectAll().where('ref', 'in', chunk).execute()) out.set(row.ref, toTransfer(row));
+    }
+    return out;
+  }
+
+  /** Holds by id, locked in id order (PostgreSQL) so two settlements of one hold queue up. */
+  async lockHolds(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Transfer>> {
+    const out = new Map<string, Transfer>();
+    for (const chunk of inLists(ids, true)) {
+      const rows = await this.database.forUpdate(ex.selectFrom('ledger_transfers').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
+      for (const row of rows) out.set(row.id, toTransfer(row));
+    }
+    return out;
+  }
+
+  async setHoldStatuses(ex: LedgerExecutor, changes: ReadonlyMap<string, HoldStatus>): Promise<void> {
+    const byStatus = new Map<HoldStatus, string[]>();
+    for (const [id, status] of changes) byStatus.set(status, [...(byStatus.get(status) ?? []), id]);
+    for (const [status, ids] of byStatus) {
+      for (const chunk of inLists(ids)) await ex.updateTable('ledger_transfers').set({ hold_status: status }).where('id', 'in', chunk).execute();
+    }
   }
 
   /** Newest first; transfers on either side of the account. */

@@ -1,0 +1,64 @@
+// Batching for writers that do their work in bulk: inputs that arrive together are handed to
+// `process` as one array; it runs one transaction for all of them and answers each input with
+// a value or an error of its own. Unlike GroupCommitter (a savepoint and the caller's own
+// statements per unit), the processor sees the whole group at once, so it can read every row
+// the group needs in one query and write every change in one statement per table.
+// Nobody hears back before `process` returned, i.e. after its transaction committed.
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The most inputs one transaction carries; the bound keeps a commit's latency in check. */
+export const BATCH_COMMIT_MAX_UNITS = 256;
+
+interface Pending<In, Out> {
+  input: In;
+  resolve: (value: Out) => void;
+  reject: (error: unknown) => void;
+}
+
+export class BatchCommitter<In, Out> {
+  private readonly queue: Pending<In, Out>[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly process: (inputs: In[]) => Promise<Outcome<Out>[]>,
+    private readonly maxUnits: number = BATCH_COMMIT_MAX_UNITS,
+  ) {}
+
+  /** Resolves with this input's value once the group it joined has committed. */
+  submit(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.draining) {
+        this.draining = true;
+        // A microtask, not a timer: callers queued in this synchronous run join the first
+        // group, and a caller looping on promises alone cannot starve the drain.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  /** One group at a time: while a group commits, the next one gathers. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, this.maxUnits);
+        let outcomes: Outcome<Out>[];
+        try {
+          outcomes = await this.process(group.map((unit) => unit.input));
+        } catch (error) {
+          // The transaction itself failed: nothing of the group was written.
+          for (const unit of group) unit.reject(error);
+          continue;
+        }
+        group.forEach((unit, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome.ok) unit.resolve(outcome.value);
+          else unit.reject(outcome.error);
+        });
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}
