@@ -30,8 +30,16 @@ import { BatchCommitter, type Outcome } from '../platform/db/batch-commit.js';
 export type LedgerOp =
   | { type: 'transfer'; ref: string; debitAccountId: string; creditAccountId: string; currency: string; amountMinor: bigint; owner: string; memo?: string }
   | { type: 'hold'; ref: string; accountId: string; currency: string; amountMinor: bigint; owner: string; expiresAtMs?: number | null; memo?: string }
-  | { type: 'capture'; ref: string; holdId: string; toAccountId: string; amountMinor?: bigint; memo?: string }
-  | { type: 'release'; ref: string; holdId: string; memo?: string };
+  | ({ type: 'capture'; ref: string; toAccountId: string; amountMinor?: bigint; memo?: string } & HoldPointer)
+  | ({ type: 'release'; ref: string; memo?: string } & HoldPointer);
+
+/** A capture or release names its hold by id, or by the ref the hold was placed with. */
+export type HoldPointer = { holdId: string; holdRef?: never } | { holdRef: string; holdId?: never };
+
+type ResolvedOp =
+  | Exclude<LedgerOp, { type: 'capture' | 'release' }>
+  | { type: 'capture'; ref: string; toAccountId: string; amountMinor?: bigint; memo?: string; holdId: string; holdRef?: string }
+  | { type: 'release'; ref: string; memo?: string; holdId: string; holdRef?: string };
 
 /** An operation the ledger refused; nothing of its batch was written. */
 export class LedgerError extends AppError {
@@ -210,11 +218,11 @@ export class LedgerService {
   }
 
   capture(op: Omit<Extract<LedgerOp, { type: 'capture' }>, 'type'>, tx?: LedgerTx): Promise<Transfer> {
-    return this.execute([{ type: 'capture', ...op }], tx).then((r) => r[0]!);
+    return this.execute([{ type: 'capture', ...op } as LedgerOp], tx).then((r) => r[0]!);
   }
 
   release(op: Omit<Extract<LedgerOp, { type: 'release' }>, 'type'>, tx?: LedgerTx): Promise<Transfer> {
-    return this.execute([{ type: 'release', ...op }], tx).then((r) => r[0]!);
+    return this.execute([{ type: 'release', ...op } as LedgerOp], tx).then((r) => r[0]!);
   }
 
   transfer(op: Omit<Extract<LedgerOp, { type: 'transfer' }>, 'type'>, tx?: LedgerTx): Promise<Transfer> {
@@ -253,8 +261,9 @@ export class LedgerService {
    * in that order, so none can deadlock another), then reads the refs (after the locks, so a
    * racing twin that committed meanwhile is seen), then computes in memory and writes.
    */
-  private async applyBatches(ex: LedgerExecutor, batches: ReadonlyArray<readonly LedgerOp[]>): Promise<Outcome<Transfer[]>[]> {
+  private async applyBatches(ex: LedgerExecutor, given: ReadonlyArray<readonly LedgerOp[]>): Promise<Outcome<Transfer[]>[]> {
     const nowMs = this.clock.nowMs();
+    const batches = await this.resolveHoldRefs(ex, given);
     const ops = batches.flat();
     const holds = await this.store.lockHolds(ex, ops.flatMap((op) => (op.type === 'capture' || op.type === 'release' ? [op.holdId] : [])));
     const accountIds: string[] = [];
@@ -290,6 +299,15 @@ export class LedgerService {
     return outcomes;
   }
 
+  /** Captures and releases that name their hold by ref get its id (empty when there is none). */
+  private async resolveHoldRefs(ex: LedgerExecutor, batches: ReadonlyArray<readonly LedgerOp[]>): Promise<ResolvedOp[][]> {
+    const refs = batches.flat().flatMap((op) => ((op.type === 'capture' || op.type === 'release') && op.holdRef !== undefined ? [op.holdRef] : []));
+    const byRef = refs.length ? await this.store.findTransfersByRefs(ex, refs) : new Map<string, Transfer>();
+    return batches.map((batch) =>
+      batch.map((op): ResolvedOp => ((op.type === 'capture' || op.type === 'release') && op.holdRef !== undefined ? { ...op, holdId: byRef.get(op.holdRef)?.id ?? '' } : (op as ResolvedOp))),
+    );
+  }
+
   private escrowIds = new Map<string, string>();
 
   /** The escrow account's id for a currency; ids never change, so they are remembered. */
@@ -302,7 +320,7 @@ export class LedgerService {
     return id;
   }
 
-  private applyOne(book: Draft, op: LedgerOp, index: number, batchId: string, nowMs: number): Transfer {
+  private applyOne(book: Draft, op: ResolvedOp, index: number, batchId: string, nowMs: number): Transfer {
     const fail = (code: LedgerFailure, detail: string): never => {
       throw new LedgerError(code, index, detail);
     };
@@ -334,7 +352,7 @@ export class LedgerService {
     }
 
     const hold = book.hold(op.holdId);
-    if (!hold || hold.kind !== 'hold') return fail('HOLD_NOT_FOUND', `no hold ${op.holdId}`);
+    if (!hold || hold.kind !== 'hold') return fail('HOLD_NOT_FOUND', `no hold ${op.holdRef === undefined ? op.holdId : `with ref ${op.holdRef}`}`);
     if (hold.holdStatus !== 'pending') fail('HOLD_NOT_PENDING', `hold ${op.holdId} is ${hold.holdStatus}`);
     const settle = { ...base, debitAccountId: hold.debitAccountId, creditAccountId: hold.creditAccountId, currency: hold.currency, owner: hold.owner, holdId: hold.id };
 
@@ -446,7 +464,7 @@ function newAccount(id: string, currency: string, kind: Account['kind'], ownerUs
 }
 
 /** Whether a stored transfer is what `op` would have written (an idempotent repeat). */
-function sameAs(t: Transfer, op: LedgerOp): boolean {
+function sameAs(t: Transfer, op: ResolvedOp): boolean {
   switch (op.type) {
     case 'transfer':
       return t.kind === 'posted' && t.debitAccountId === op.debitAccountId && t.creditAccountId === op.creditAccountId && t.amountMinor === op.amountMinor && t.currency === op.currency;

@@ -274,5 +274,26 @@ for (const dialect of DIALECTS) {
       expect(await balances(w)).toEqual({ posted: 2_000n, held: 1_500n, available: 500n });
       await expectClean();
     });
+
+    it('a capture or release may name its hold by the ref it was placed with; an unknown ref is HOLD_NOT_FOUND', async () => {
+      const buyer = await wallet('EUR', 5_000n);
+      const seller = await wallet('EUR', 0n);
+      const holdRef = ref('by-ref');
+      const hold = await ledger.hold({ ref: holdRef, accountId: buyer.id, currency: 'EUR', amountMinor: 2_000n, owner: 'test:by-ref' });
+      const capture = await ledger.capture({ ref: ref('capture-by-ref'), holdRef, toAccountId: seller.id, amountMinor: 1_200n });
+      expect(capture.holdId).toBe(hold.id);
+      expect(await statusOf(hold.id)).toBe('captured');
+      expect(await balances(buyer)).toEqual({ posted: 3_800n, held: 0n, available: 3_800n });
+      expect(await balances(seller)).toEqual({ posted: 1_200n, held: 0n, available: 1_200n });
+
+      const second = await ledger.hold({ ref: ref('by-ref-2'), accountId: buyer.id, currency: 'EUR', amountMinor: 800n, owner: 'test:by-ref' });
+      const releaseRef = ref('release-by-ref');
+      const released = await ledger.release({ ref: releaseRef, holdRef: second.ref });
+      // Repeating the release by ref answers the first one.
+      expect((await ledger.release({ ref: releaseRef, holdRef: second.ref })).id).toBe(released.id);
+      expect(await statusOf(second.id)).toBe('released');
+      await refused(ledger.release({ ref: ref('release-unknown'), holdRef: 'no-such-ref' }), 'HOLD_NOT_FOUND');
+      await expectClean();
+    });
   });
 }

@@ -170,7 +170,7 @@ class Model {
       return { repeat: null };
     }
 
-    const hold = this.holds.get(op.holdId);
+    const hold = this.holds.get(op.holdId ?? "");
     if (!hold) return 'HOLD_NOT_FOUND';
     if (hold.status !== 'pending') return 'HOLD_NOT_PENDING';
     const record = { debitAccountId: hold.accountId, creditAccountId: hold.escrowId, currency: hold.currency, holdId: hold.id, transferId };
