@@ -3,9 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { createAccountsModule, type AccountsModule } from './accounts/module.js';
 import { accountsMigrations } from './accounts/migrations.js';
+import { auctionsMigrations } from './auctions/migrations.js';
+import { createAuctionsModule, type AuctionsModule } from './auctions/module.js';
+import { attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
+import { fieldError } from './platform/errors.js';
+import { catalogMigrations } from './catalog/migrations.js';
+import { createCatalogModule, type CatalogModule } from './catalog/module.js';
 import { ledgerMigrations } from './ledger/migrations.js';
 import { createLedgerModule, type LedgerModule } from './ledger/module.js';
 import { Idempotency, platformMigrations } from './platform/idempotency/idempotency.js';
+import { notificationsMigrations } from './notifications/migrations.js';
+import { createNotificationsModule, type NotificationsModule } from './notifications/module.js';
+import { ordersMigrations } from './orders/migrations.js';
+import { createOrdersModule, type OrdersModule } from './orders/module.js';
+import { createOutboxBus, type Bus } from './platform/outbox/bus.js';
+import type { RelayOptions } from './platform/outbox/relay.js';
 import type { LoginLimits } from './accounts/service.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -14,12 +26,13 @@ import { migrateAll } from './platform/db/migrations.js';
 import { createHttpServer, type HttpServer } from './platform/http/server.js';
 import { createLogger, type Logger } from './platform/logging.js';
 import { createMetrics } from './platform/metrics.js';
+import { WsGateway } from './gateway/ws.js';
 import type { GavelModule, ModuleContext } from './platform/module.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every module's migrations, in the order `gavel migrate` applies them. */
-export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations];
+export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations, catalogMigrations, notificationsMigrations, auctionsMigrations, ordersMigrations];
 
 export interface GavelNode {
   /** The base URL, e.g. http://127.0.0.1:8080; empty when started with listen: false. */
@@ -28,7 +41,15 @@ export interface GavelNode {
   database: Database;
   accounts: AccountsModule;
   ledger: LedgerModule;
+  catalog: CatalogModule;
+  auctions: AuctionsModule;
+  notifications: NotificationsModule;
+  orders: OrdersModule;
+  /** Events: producers append in their transactions; consumers subscribe (in-process over the outbox). */
+  bus: Bus;
   logger: Logger;
+  /** The WebSocket gateway at /ws (api role only): modules add topic sources to it and publish events. */
+  ws: WsGateway | undefined;
   /** Drains HTTP, stops modules (journals flush), closes storage. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -39,6 +60,11 @@ export interface StartOptions {
   /** false: build everything but do not open a port (tests use http.inject). */
   listen?: boolean;
   loginLimits?: LoginLimits;
+  /**
+   * The outbox relay: `deliver: false` keeps this node from delivering events (they wait in
+   * the outbox for another node or a restart); the rest tunes polling and retries.
+   */
+  outbox?: Partial<RelayOptions> & { deliver?: boolean };
 }
 
 export async function startGavel(config: Config, options: StartOptions = {}): Promise<GavelNode> {
@@ -50,10 +76,20 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
 
   const accounts = createAccountsModule(ctx, options.loginLimits ? { loginLimits: options.loginLimits } : {});
   const idempotency = new Idempotency(database, clock);
-  const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id) });
-  const modules: GavelModule[] = [accounts, ledger];
+  // Workers deliver events; other roles only append them.
+  const { deliver = config.roles.has('worker'), ...relayOptions } = options.outbox ?? {};
+  const bus = createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
+  const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
+  const catalog = createCatalogModule(ctx, { idempotency });
+  const notifications = createNotificationsModule(ctx, { bus });
+  const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
+  // Won auctions become orders; a rating at delivery moves the seller's reputation.
+  const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
+  const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders];
 
+  const metrics = createMetrics({ collectProcessMetrics: options.listen !== false });
   let http: HttpServer | undefined;
+  let ws: WsGateway | undefined;
   try {
     await migrateAll(database, MODULE_MIGRATIONS);
     await idempotency.prune();
@@ -61,7 +97,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     http = await createHttpServer({
       logger,
       clock,
-      metrics: createMetrics({ collectProcessMetrics: options.listen !== false }),
+      metrics,
       bodyLimitBytes: config.bodyLimitBytes,
       authenticator: accounts.service,
       readiness: () => database.ping(),
@@ -69,7 +105,23 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     });
     // Every role answers /up, /ready and /metrics; the api role adds the public API.
     if (config.roles.has('api')) for (const m of modules) m.routes?.(http);
+    if (config.roles.has('api')) {
+      ws = new WsGateway({ logger, clock, authenticate: (token) => accounts.service.authenticate(token, clock.nowMs()), registry: metrics.registry });
+      ws.attach(http.server);
+      attachAuctionRoom(ws, auctions.engine, auctions.service);
+      // New inbox entries are pushed to the person's open sockets as they are stored.
+      const gateway = ws;
+      notifications.service.onNotification((n) => gateway.sendToUser(n.recipientUserId, { type: 'notification', notification: n }));
+      const commands = { ...auctionCommands(auctions.service) };
+      ws.setCommandHandler(async (principal, command) => {
+        const handler = commands[command.name];
+        if (!handler) throw fieldError('VALIDATION', 'body', 'name', `unknown command; known: ${Object.keys(commands).join(', ')}`);
+        return handler(principal, command.args);
+      });
+    }
     await http.ready();
+    // Events flow once the node is built (building the routes keeps the CPU busy a while).
+    await bus.start();
     if (options.listen !== false) {
       // fastify's own "listening" line becomes the one line a person reads at start.
       const listenText = (address: string) =>
@@ -77,12 +129,14 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       await http.listen({ port: config.port, host: config.host, listenTextResolver: listenText });
     }
   } catch (error) {
+    await ws?.close().catch(() => {});
     await http?.close().catch(() => {});
+    await bus.stop().catch(() => {});
     await database.close().catch(() => {});
     throw error;
   }
 
-  if (config.natsUrl) logger.warn({ natsUrl: config.natsUrl }, 'NATS_URL is set, but no module uses the bus yet: running in-process');
+  if (config.natsUrl) logger.warn({ natsUrl: config.natsUrl }, 'NATS_URL is set, but the NATS adapter is not built yet: events go through the outbox in-process');
   const address = http.server.address();
   const url = options.listen === false || address === null || typeof address === 'string' ? '' : displayUrl(`http://${address.address}:${address.port}`);
 
@@ -94,10 +148,18 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     database,
     accounts,
     ledger,
+    catalog,
+    auctions,
+    notifications,
+    orders,
+    bus,
     logger,
+    ws,
     stop: () =>
       (stopping ??= (async () => {
+        await ws?.close(); // before HTTP, so the close frames (1001) go out
         await server.close();
+        await bus.stop();
         for (const m of [...modules].reverse()) await m.stop?.();
         await database.close();
       })()),

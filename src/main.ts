@@ -1,4 +1,4 @@
-// The command line: gavel start | migrate | admin create. Returns the exit code.
+// The command line: gavel start | migrate | admin create | verify-auction. Returns the exit code.
 import { parseArgs } from 'node:util';
 import { AccountsService } from './accounts/service.js';
 import { AccountsStore } from './accounts/store.js';
@@ -9,6 +9,7 @@ import { migrateAll } from './platform/db/migrations.js';
 import { PASSWORD_MIN_LENGTH } from './platform/auth/passwords.js';
 import { createLogger } from './platform/logging.js';
 import { MODULE_MIGRATIONS, startGavel, VERSION } from './gavel.js';
+import { verifyAuction } from './auctions/verify-cli.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -19,6 +20,9 @@ Usage:
   gavel migrate [options]      create or update the database schema, then exit
   gavel admin create --email <e> --password <p> [--name <n>]
                                create an admin account (or report that it exists)
+  gavel verify-auction <id|file> [options]
+                               check that an auction's bid history was not altered
+                               (see gavel verify-auction --help)
   gavel --version | --help`;
 
 export async function main(argv: readonly string[], env: Env): Promise<number> {
@@ -31,6 +35,8 @@ export async function main(argv: readonly string[], env: Env): Promise<number> {
         return await migrate(rest, env);
       case 'admin':
         return await admin(rest, env);
+      case 'verify-auction':
+        return await verifyAuction(rest, env);
       case '--version':
         console.log(VERSION);
         return 0;

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import assert from 'node:assert/strict';
 // Accounts use cases: users CRUD (seed 004), registration, sign-in, and the reputation
 // other modules move. Every method that acts for someone takes the caller and checks them.
@@ -157,12 +158,21 @@ export class AccountsService implements Authenticator {
 
   // --- reputation ----------------------------------------------------------------------------
 
-  /** For other modules: moves a user's reputation by `delta` (kept within 0–100) and says why. */
-  async adjustReputation(userId: string, delta: number, reason: string): Promise<number> {
+  /** For other modules: a user's reputation index (0–100), or undefined when there is no such user. */
+  async reputationOf(userId: string): Promise<number | undefined> {
+    return (await this.store.findUser(userId))?.reputation;
+  }
+
+  /**
+   * For other modules: moves a user's reputation by `delta` (kept within 0–100) and says why.
+   * Consumers of events pass their delivery transaction and a `changeId` derived from the
+   * event, so a redelivered event moves it once (undefined back when it was applied before).
+   */
+  async adjustReputation(userId: string, delta: number, reason: string, options: { tx?: Kysely<any>; changeId?: string } = {}): Promise<number | undefined> {
     assert(Number.isInteger(delta), `reputation moves by whole points, got ${delta}`);
     const nowMs = this.clock.nowMs();
-    const after = await this.store.adjustReputation({ id: uuidv7(nowMs), userId, delta, reason, nowMs }, clampReputation);
-    if (after === undefined) throw new AppError('NOT_FOUND', `no user ${userId}`);
+    const after = await this.store.adjustReputation({ id: options.changeId ?? uuidv7(nowMs), userId, delta, reason, nowMs }, clampReputation, options.tx);
+    if (after === undefined && options.changeId === undefined) throw new AppError('NOT_FOUND', `no user ${userId}`);
     return after;
   }
 

@@ -224,8 +224,18 @@ export class AccountsStore {
    * Moves a user's reputation by `delta` (clamped by `clamp`) and records why, atomically.
    * Returns the new value, or undefined for an unknown user.
    */
-  async adjustReputation(change: { id: string; userId: string; delta: number; reason: string; nowMs: number }, clamp: (v: number) => number): Promise<number | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+  /**
+   * Moves a reputation and records why, in `ex` when given (a consumer's delivery transaction)
+   * or in a transaction of its own. A change id seen before is not applied again (undefined
+   * back, as for a missing user): consumers pass an id derived from the event.
+   */
+  async adjustReputation(
+    change: { id: string; userId: string; delta: number; reason: string; nowMs: number },
+    clamp: (v: number) => number,
+    ex?: Kysely<AccountsTables>,
+  ): Promise<number | undefined> {
+    const apply = async (tx: Kysely<AccountsTables>) => {
+      if (await tx.selectFrom('accounts_reputation_changes').select('id').where('id', '=', change.id).executeTakeFirst()) return undefined;
       const row = await this.database
         .forUpdate(tx.selectFrom('accounts_users').select('reputation').where('id', '=', change.userId).where('deleted_at_ms', 'is', null))
         .executeTakeFirst();
@@ -237,6 +247,7 @@ export class AccountsStore {
         .values({ id: change.id, user_id: change.userId, delta: change.delta, reputation_after: after, reason: change.reason, created_at_ms: change.nowMs })
         .execute();
       return after;
-    });
+    };
+    return ex ? apply(ex) : this.db.transaction().execute(apply);
   }
 }

@@ -1,5 +1,6 @@
 import type { GavelModule, ModuleContext } from '../platform/module.js';
 import type { Idempotency } from '../platform/idempotency/idempotency.js';
+import type { EventPublisher } from '../platform/outbox/bus.js';
 import { ledgerMigrations } from './migrations.js';
 import { ledgerRoutes } from './routes.js';
 import { exchangeRoutes } from './exchange-routes.js';
@@ -17,11 +18,11 @@ export interface LedgerModule extends GavelModule {
 /** How often a worker releases holds whose time ran out. */
 export const HOLD_EXPIRY_INTERVAL_MS = 1_000;
 
-export function createLedgerModule(ctx: ModuleContext, deps: { idempotency: Idempotency; userExists: (userId: string) => Promise<boolean> }): LedgerModule {
+export function createLedgerModule(ctx: ModuleContext, deps: { idempotency: Idempotency; userExists: (userId: string) => Promise<boolean>; events: EventPublisher }): LedgerModule {
   const logger = ctx.logger.child({ module: 'ledger' });
   const service = new LedgerService(new LedgerStore(ctx.database), ctx.clock, logger);
   const exchange = new ExchangeService(service, new LedgerStore(ctx.database), new ExchangeStore(ctx.database), ctx.clock);
-  const payments = createPayments(ctx, { ledger: service, idempotency: deps.idempotency });
+  const payments = createPayments(ctx, { ledger: service, idempotency: deps.idempotency, events: deps.events });
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   return {

@@ -213,6 +213,11 @@ export class LedgerService {
     return this.batcher.submit(ops);
   }
 
+  /** Several batches inside the caller's transaction, each all or nothing with its own outcome. */
+  executeEach(batches: ReadonlyArray<readonly LedgerOp[]>, tx: LedgerExecutor): Promise<Outcome<Transfer[]>[]> {
+    return this.applyBatches(tx, batches);
+  }
+
   hold(op: Omit<Extract<LedgerOp, { type: 'hold' }>, 'type'>, tx?: LedgerTx): Promise<Transfer> {
     return this.execute([{ type: 'hold', ...op }], tx).then((r) => r[0]!);
   }

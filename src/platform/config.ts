@@ -25,6 +25,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Shared with the payment provider to sign webhooks; undefined: generated once and kept in the database. */
   paymentsWebhookSecret: string | undefined;
+  /** Largest accepted lot image, in bytes. */
+  imageMaxBytes: number;
+  /** The house's commission on an auction sale, in basis points of the hammer price. */
+  auctionCommissionBps: number;
 }
 
 interface OptionSpec {
@@ -50,7 +54,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bodyLimitBytes', flag: '--body-limit-bytes', env: 'GAVEL_BODY_LIMIT_BYTES', value: '<n>', defaultText: '1048576', description: 'largest accepted JSON request body' },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'GAVEL_SHUTDOWN_TIMEOUT_MS', value: '<n>', defaultText: '10000', description: 'how long a graceful shutdown may wait for in-flight work' },
   { key: 'paymentsWebhookSecret', flag: '--payments-webhook-secret', env: 'GAVEL_PAYMENTS_WEBHOOK_SECRET', value: '<secret>', defaultText: '(generated, kept in the database)', description: 'HMAC secret payment-provider webhooks are signed with, 16–256 visible characters (prefer the variable: flags show in ps)' },
+  { key: 'imageMaxBytes', flag: '--image-max-bytes', env: 'GAVEL_IMAGE_MAX_BYTES', value: '<n>', defaultText: '5242880', description: 'largest accepted lot image (JPEG, PNG or WebP), 1024 to 52428800 bytes' },
+  { key: 'auctionCommissionBps', flag: '--auction-commission-bps', env: 'GAVEL_AUCTION_COMMISSION_BPS', value: '<n>', defaultText: '500', description: "house commission on an auction sale in basis points of the price (500 = 5 %), taken from the seller's proceeds" },
 ];
+
+/** 5 MiB: a sharp phone photo fits; anything larger is better resized before upload. */
+export const IMAGE_MAX_BYTES_DEFAULT = 5_242_880;
 
 export class ConfigError extends Error {}
 
@@ -117,6 +126,8 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     bodyLimitBytes: integer('bodyLimitBytes', 1_048_576, 1024, 104_857_600),
     shutdownTimeoutMs: integer('shutdownTimeoutMs', 10_000, 100, 600_000),
     paymentsWebhookSecret,
+    imageMaxBytes: integer('imageMaxBytes', IMAGE_MAX_BYTES_DEFAULT, 1024, 52_428_800),
+    auctionCommissionBps: integer('auctionCommissionBps', 500, 0, 5_000),
   };
 }
 

@@ -89,6 +89,8 @@ export const PROBLEM_CODES = {
   BUY_NOW_UNAVAILABLE: { status: 409, title: 'Buy-now is not available' },
   FAIR_WARNING_REQUIRED: { status: 409, title: 'Give fair warning before the hammer' },
   CANNOT_CANCEL: { status: 409, title: 'The auction can no longer be cancelled' },
+  // orders
+  ORDER_STATE: { status: 409, title: 'The order is not in a state that allows this' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -3,6 +3,7 @@
 // starts and stops it with itself.
 import { randomBytes } from 'node:crypto';
 import type { Idempotency } from '../../platform/idempotency/idempotency.js';
+import type { EventPublisher } from '../../platform/outbox/bus.js';
 import type { HttpServer } from '../../platform/http/server.js';
 import type { ModuleContext } from '../../platform/module.js';
 import type { LedgerService } from '../service.js';
@@ -26,7 +27,7 @@ export interface Payments {
   stop(): Promise<void>;
 }
 
-export function createPayments(ctx: ModuleContext, deps: { ledger: LedgerService; idempotency: Idempotency }): Payments {
+export function createPayments(ctx: ModuleContext, deps: { ledger: LedgerService; idempotency: Idempotency; events: EventPublisher }): Payments {
   const logger = ctx.logger.child({ module: 'ledger', part: 'payments' });
   const store = new PaymentsStore(ctx.database);
   let secret: string | undefined;
@@ -41,7 +42,7 @@ export function createPayments(ctx: ModuleContext, deps: { ledger: LedgerService
     },
     deliver: selfDeliver(() => http),
   });
-  const service = new PaymentsService(store, deps.ledger, provider, ctx.clock, logger);
+  const service = new PaymentsService(store, deps.ledger, provider, ctx.clock, logger, deps.events);
 
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;

@@ -7,6 +7,7 @@ import { AppError, fieldError } from '../../platform/errors.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logging.js';
 import { formatAmount } from '../../platform/money.js';
+import type { EventPublisher } from '../../platform/outbox/bus.js';
 import { decodeCursor, pageOf, type Page } from '../../platform/pagination.js';
 import type { Currency } from '../model.js';
 import { amountMinorOf } from '../routes.js';
@@ -21,6 +22,12 @@ const EXPIRY_BATCH = 500;
 
 export type WebhookOutcome = 'credited' | 'declined' | 'paid' | 'failed' | 'duplicate';
 
+/**
+ * Events the payments publish, keyed by the user: `{ userId, topupId | withdrawalId, currency,
+ * amount (decimal string), amountMinor (integer string) }`, version 1.
+ */
+export const PAYMENT_TOPICS = { topupCredited: 'ledger.topup.credited', withdrawalPaid: 'ledger.withdrawal.paid', withdrawalFailed: 'ledger.withdrawal.failed' } as const;
+
 export class PaymentsService {
   constructor(
     private readonly store: PaymentsStore,
@@ -28,7 +35,14 @@ export class PaymentsService {
     private readonly provider: PaymentProvider,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly events: EventPublisher,
   ) {}
+
+  /** Appends a payment event in `tx`, the transaction that moves the money. */
+  private publish(tx: PaymentsExecutor, topic: string, subject: { userId: string; currency: string; amountMinor: bigint }, ids: { topupId: string } | { withdrawalId: string }, scale: number): Promise<string> {
+    const { userId, currency, amountMinor } = subject;
+    return this.events.append(tx, { topic, key: userId, payload: { userId, ...ids, currency, amount: formatAmount(amountMinor, scale), amountMinor: amountMinor.toString() } });
+  }
 
   private async moneyOf(currencyCode: string, amountText: string): Promise<{ currency: Currency; amountMinor: bigint }> {
     let currency: Currency;
@@ -193,6 +207,8 @@ export class PaymentsService {
     // A wallet closed since the top-up began is reopened to receive the money (outside the
     // transaction: opening is idempotent, and SQLite has one connection).
     if (event.type === 'payment.succeeded' && found.status === 'pending') await this.ledger.openWallet(found.userId, found.currency);
+    const { scale } = await this.ledger.requireCurrency(found.currency);
+    let creditEventId: string | undefined;
     const outcome = await this.store.db.transaction().execute(async (tx) => {
       await this.refuseReplay(tx, event);
       const topup = (await this.store.lockTopup(tx, found.id))!;
@@ -207,6 +223,8 @@ export class PaymentsService {
           asLedgerTx(tx),
         );
         await this.store.setTopupStatus(tx, topup.id, 'pending', 'succeeded', nowMs);
+        // In the same commit as the credit: the user is told exactly when the money arrived.
+        creditEventId = await this.publish(tx, PAYMENT_TOPICS.topupCredited, topup, { topupId: topup.id }, scale);
         outcome = 'credited';
       } else if (decision === 'decline') {
         await this.store.setTopupStatus(tx, topup.id, 'pending', 'declined', nowMs);
@@ -216,8 +234,8 @@ export class PaymentsService {
       return outcome;
     });
     if (outcome === 'credited') {
-      // The notifications module does not exist yet: this line is all the user gets for now.
-      this.logger.info({ event: 'topup_credited', userId: found.userId, topupId: found.id, currency: found.currency, amountMinor: found.amountMinor.toString() }, 'top-up credited (notify the user: notifications module not built yet)');
+      this.events.poke();
+      this.logger.info({ event: 'topup_credited', userId: found.userId, topupId: found.id, currency: found.currency, amountMinor: found.amountMinor.toString(), eventId: creditEventId }, 'top-up credited; the user is notified');
     }
     return outcome;
   }
@@ -225,7 +243,8 @@ export class PaymentsService {
   private async applyToWithdrawal(event: ProviderEvent): Promise<WebhookOutcome> {
     const found = await this.store.findWithdrawalByProviderId(this.provider.name, event.objectId);
     if (!found) throw new RefusedEvent('WEBHOOK_EVENT_REJECTED', `no withdrawal for provider payout ${event.objectId}`, true);
-    return this.store.db.transaction().execute(async (tx) => {
+    const { scale } = await this.ledger.requireCurrency(found.currency);
+    const outcome = await this.store.db.transaction().execute(async (tx) => {
       await this.refuseReplay(tx, event);
       const w = (await this.store.lockWithdrawal(tx, found.id))!;
       const nowMs = this.clock.nowMs();
@@ -235,15 +254,19 @@ export class PaymentsService {
         const clearing = await this.ledger.systemAccount('provider_clearing', w.currency, asLedgerTx(tx));
         await this.ledger.capture({ ref: `withdrawal:${w.id}:capture`, holdId: w.holdId, toAccountId: clearing.id, memo: 'withdrawal paid out' }, asLedgerTx(tx));
         await this.store.setWithdrawalStatus(tx, w.id, 'requested', 'paid', nowMs);
+        await this.publish(tx, PAYMENT_TOPICS.withdrawalPaid, w, { withdrawalId: w.id }, scale);
         outcome = 'paid';
       } else if (decision === 'release') {
         await this.ledger.release({ ref: `withdrawal:${w.id}:release`, holdId: w.holdId, memo: 'payout failed' }, asLedgerTx(tx));
         await this.store.setWithdrawalStatus(tx, w.id, 'requested', 'failed', nowMs);
+        await this.publish(tx, PAYMENT_TOPICS.withdrawalFailed, w, { withdrawalId: w.id }, scale);
         outcome = 'failed';
       }
       await this.recordEvent(tx, event, outcome, nowMs);
       return outcome;
     });
+    if (outcome === 'paid' || outcome === 'failed') this.events.poke();
+    return outcome;
   }
 
   /** A replay is refused before anything else is looked at; the insert at the end closes the race. */

@@ -6,6 +6,8 @@ import postgres from 'postgres';
 import type { Database } from './database.js';
 
 export const POSTGRES_POOL_SIZE = 10;
+/** How long closing waits for queries in flight before terminating their connections. */
+export const POSTGRES_CLOSE_GRACE_S = 5;
 
 export async function openPostgres(url: string): Promise<Database> {
   const client = postgres(url, {
@@ -26,7 +28,13 @@ export async function openPostgres(url: string): Promise<Database> {
     ping: async () => {
       await sql`select 1`.execute(kysely);
     },
-    close: () => kysely.destroy(),
+    close: async () => {
+      // postgres.js never ends a connection that is reserved when end() is called (Kysely
+      // reserves one per query), so a query in flight at close would hang it forever: after
+      // the grace period the rest are terminated.
+      await client.end({ timeout: POSTGRES_CLOSE_GRACE_S });
+      await kysely.destroy();
+    },
   };
   try {
     await database.ping();

@@ -8,6 +8,7 @@ import { AppError, fieldError } from '../errors.js';
 import { toNumber, type Database } from '../db/database.js';
 import type { ModuleMigrations } from '../db/migrations.js';
 import type { Clock } from '../clock.js';
+import { outboxMigration } from '../outbox/outbox.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -50,7 +51,8 @@ const createTable: Migration = {
   },
 };
 
-export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable } };
+/** The platform's tables, one history for all of them: idempotency keys, then the outbox. */
+export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable, '0002_outbox': outboxMigration } };
 
 export class Idempotency {
   private readonly db: Kysely<Tables>;

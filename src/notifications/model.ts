@@ -1,0 +1,185 @@
+// What a person is told, and when. Events from other modules come in; each maps to zero or
+// more notifications for the people concerned. Pure: the event in, drafts out.
+//
+// The inbox keeps one notification per (recipient, event, kind): an event delivered twice
+// (delivery is at-least-once) still tells a person once.
+
+/** Every kind of notification Gavel sends, including those whose producers arrive later. */
+export const NOTIFICATION_KINDS = [
+  // auctions
+  'outbid',
+  'won',
+  'lost',
+  'sold',
+  'unsold',
+  'auction_cancelled',
+  'auction_starting',
+  // wallets
+  'topup_credited',
+  'withdrawal_paid',
+  'withdrawal_failed',
+  // purchases (the saga) and the orders they create
+  'purchase_completed',
+  'purchase_failed',
+  'order_created',
+  'order_shipped',
+  'order_cancelled',
+  // the exchange
+  'fill',
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export type DataValue = string | number | boolean | null;
+
+/** A notification to create, before it has an id or a time. */
+export interface NotificationDraft {
+  recipientUserId: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  /** What a client needs to link to the subject (ids, amounts as strings). */
+  data: Record<string, DataValue>;
+}
+
+export interface Notification extends NotificationDraft {
+  id: string;
+  eventId: string;
+  createdAtMs: number;
+  readAtMs: number | null;
+}
+
+/** The event fields the mapping reads. */
+export interface InboundEvent {
+  id: string;
+  topic: string;
+  payload: unknown;
+}
+
+export type Mapping = { ok: true; drafts: NotificationDraft[] } | { ok: false; reason: string };
+
+// --- the events we read, as their producers publish them ------------------------------------
+
+export const TOPICS = {
+  topupCredited: 'ledger.topup.credited',
+  withdrawalPaid: 'ledger.withdrawal.paid',
+  withdrawalFailed: 'ledger.withdrawal.failed',
+  auctionOutbid: 'auctions.bid.outbid',
+  auctionSettled: 'auctions.auction.settled',
+} as const;
+export const NOTIFIED_TOPICS: readonly string[] = Object.values(TOPICS);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CURRENCY = /^[A-Z][A-Z0-9]{1,11}$/;
+const AMOUNT = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
+interface MoneyEvent {
+  userId: string;
+  currency: string;
+  /** Decimal string in major units, e.g. "25.00". */
+  amount: string;
+}
+
+/** The fields every money event carries, checked: a producer's bug must not reach a person. */
+function moneyEvent(payload: unknown, idField: string): (MoneyEvent & { subjectId: string }) | string {
+  if (typeof payload !== 'object' || payload === null) return 'the payload is not an object';
+  const p = payload as Record<string, unknown>;
+  if (typeof p.userId !== 'string' || !UUID.test(p.userId)) return 'userId is not a UUID';
+  if (typeof p[idField] !== 'string' || !UUID.test(p[idField])) return `${idField} is not a UUID`;
+  if (typeof p.currency !== 'string' || !CURRENCY.test(p.currency)) return 'currency is not a currency code';
+  if (typeof p.amount !== 'string' || !AMOUNT.test(p.amount)) return 'amount is not a decimal string';
+  return { userId: p.userId, subjectId: p[idField], currency: p.currency, amount: p.amount };
+}
+
+/** The notifications an event causes. Unknown topics cause none; a malformed payload is refused. */
+export function notificationsFor(event: InboundEvent): Mapping {
+  switch (event.topic) {
+    case TOPICS.topupCredited: {
+      const m = moneyEvent(event.payload, 'topupId');
+      if (typeof m === 'string') return { ok: false, reason: m };
+      return one({
+        recipientUserId: m.userId,
+        kind: 'topup_credited',
+        title: `Top-up credited: ${m.amount} ${m.currency}`,
+        body: `${m.amount} ${m.currency} was added to your ${m.currency} wallet.`,
+        data: { topupId: m.subjectId, currency: m.currency, amount: m.amount },
+      });
+    }
+    case TOPICS.withdrawalPaid: {
+      const m = moneyEvent(event.payload, 'withdrawalId');
+      if (typeof m === 'string') return { ok: false, reason: m };
+      return one({
+        recipientUserId: m.userId,
+        kind: 'withdrawal_paid',
+        title: `Withdrawal paid: ${m.amount} ${m.currency}`,
+        body: `${m.amount} ${m.currency} was paid out from your ${m.currency} wallet.`,
+        data: { withdrawalId: m.subjectId, currency: m.currency, amount: m.amount },
+      });
+    }
+    case TOPICS.withdrawalFailed: {
+      const m = moneyEvent(event.payload, 'withdrawalId');
+      if (typeof m === 'string') return { ok: false, reason: m };
+      return one({
+        recipientUserId: m.userId,
+        kind: 'withdrawal_failed',
+        title: `Withdrawal failed: ${m.amount} ${m.currency}`,
+        body: `The payout of ${m.amount} ${m.currency} did not go through; the money is available in your ${m.currency} wallet again.`,
+        data: { withdrawalId: m.subjectId, currency: m.currency, amount: m.amount },
+      });
+    }
+    case TOPICS.auctionOutbid: {
+      const p = event.payload as Record<string, unknown>;
+      if (!isUuid(p?.auctionId) || !isUuid(p.userId) || typeof p.title !== 'string' || !isAmount(p.price) || !isCurrency(p.currency)) return { ok: false, reason: 'not an outbid event' };
+      return one({
+        recipientUserId: p.userId,
+        kind: 'outbid',
+        title: `Outbid: ${p.title}`,
+        body: `Someone bid more on "${p.title}": the price is now ${p.price} ${p.currency}. Your hold was released.`,
+        data: { auctionId: p.auctionId, price: p.price, currency: p.currency },
+      });
+    }
+    case TOPICS.auctionSettled:
+      return auctionEnded(event.payload);
+    default:
+      return { ok: true, drafts: [] };
+  }
+}
+
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+const isAmount = (v: unknown): v is string => typeof v === 'string' && AMOUNT.test(v);
+const isCurrency = (v: unknown): v is string => typeof v === 'string' && CURRENCY.test(v);
+
+/** The end of a sale: the winner, the seller and every other participant each hear how it went. */
+function auctionEnded(payload: unknown): Mapping {
+  const p = payload as Record<string, unknown>;
+  if (!isUuid(p?.auctionId) || !isUuid(p.sellerId) || typeof p.title !== 'string' || !isCurrency(p.currency)) return { ok: false, reason: 'not an auction-settled event' };
+  if (!Array.isArray(p.participants) || !p.participants.every(isUuid)) return { ok: false, reason: 'participants is not a list of user ids' };
+  if (p.winnerId !== null && !isUuid(p.winnerId)) return { ok: false, reason: 'winnerId is not a UUID' };
+  if (p.price !== null && !isAmount(p.price)) return { ok: false, reason: 'price is not a decimal string' };
+  const { auctionId, sellerId, title, currency } = p;
+  const price = p.price as string | null;
+  const winnerId = p.winnerId as string | null;
+  const others = (p.participants as string[]).filter((id) => id !== winnerId && id !== sellerId);
+  const data = { auctionId, price, currency };
+  const drafts: NotificationDraft[] = [];
+  switch (p.outcome) {
+    case 'sold':
+      if (winnerId) drafts.push({ recipientUserId: winnerId, kind: 'won', title: `You won: ${title}`, body: `You won "${title}" for ${price} ${currency}. The amount was taken from your held funds.`, data });
+      drafts.push({ recipientUserId: sellerId, kind: 'sold', title: `Sold: ${title}`, body: `"${title}" sold for ${price} ${currency}${winnerId ? '' : ' to a bidder in the room, who pays at the desk'}.`, data });
+      for (const id of others) drafts.push({ recipientUserId: id, kind: 'lost', title: `Auction ended: ${title}`, body: `"${title}" sold for ${price} ${currency} to another bidder. Any funds held for you were released.`, data });
+      break;
+    case 'unsold':
+      drafts.push({ recipientUserId: sellerId, kind: 'unsold', title: `Not sold: ${title}`, body: `"${title}" ended without a sale (no bid reached the reserve). You can auction the lot again.`, data });
+      for (const id of others) drafts.push({ recipientUserId: id, kind: 'lost', title: `Auction ended: ${title}`, body: `"${title}" ended without a sale. Any funds held for you were released.`, data });
+      break;
+    case 'cancelled':
+      for (const id of [sellerId, ...others]) drafts.push({ recipientUserId: id, kind: 'auction_cancelled', title: `Cancelled: ${title}`, body: `"${title}" was cancelled${p.cancelledBy === 'admin' ? ' by the house' : ' by the seller'}. Any funds held for you were released.`, data });
+      break;
+    default:
+      return { ok: false, reason: 'outcome is not sold, unsold or cancelled' };
+  }
+  return { ok: true, drafts };
+}
+
+function one(draft: NotificationDraft): Mapping {
+  return { ok: true, drafts: [draft] };
+}
