@@ -1,8 +1,7 @@
 // Batching for writers that do their work in bulk: inputs that arrive together are handed to
 // `process` as one array; it runs one transaction for all of them and answers each input with
-// a value or an error of its own. Unlike GroupCommitter (a savepoint and the caller's own
-// statements per unit), the processor sees the whole group at once, so it can read every row
-// the group needs in one query and write every change in one statement per table.
+// a value or an error of its own. The processor sees the whole group at once, so it can read
+// every row the group needs in one query and write every change in one statement per table.
 // Nobody hears back before `process` returned, i.e. after its transaction committed.
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

@@ -13,7 +13,7 @@ export interface Database {
   readonly describe: string;
   /**
    * True when one connection does all writing (SQLite): transactions queue behind each other,
-   * so writers that commit often should share commits (see group-commit.ts).
+   * so writers that commit often should share commits (see batch-commit.ts).
    */
   readonly singleWriter: boolean;
   /** True when the error is a unique-constraint violation. */
