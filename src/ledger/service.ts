@@ -58,6 +58,8 @@ export type LedgerTx = LedgerExecutor | undefined;
 
 const RETRYABLE_PG_CODES = new Set(['40P01', '40001']); // deadlock, serialization failure
 const MAX_ATTEMPTS = 5;
+/** Ledger groups committing at once on PostgreSQL (each holds one pooled connection). */
+const LEDGER_PG_GROUPS_IN_FLIGHT = 1;
 export const EXPIRY_BATCH = 200;
 
 export class LedgerService {
@@ -69,7 +71,8 @@ export class LedgerService {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.batcher = new BatchCommitter((batches) => this.commitGroup(batches));
+    // PostgreSQL overlaps one group's commit (its WAL flush) with the next group's work.
+    this.batcher = new BatchCommitter((batches) => this.commitGroup(batches), undefined, store.database.singleWriter ? 1 : LEDGER_PG_GROUPS_IN_FLIGHT);
   }
 
   /** Loads assets and makes sure every currency has its system accounts. */

@@ -53,4 +53,30 @@ describe('batch commit', () => {
     await Promise.all([first, ...later]);
     expect(groups).toEqual([[1], [2, 3]]);
   });
+
+  it('with maxInFlight 2, a second group commits while the first is still committing, never a third', async () => {
+    let running = 0;
+    let most = 0;
+    const gates: Array<() => void> = [];
+    const committer = new BatchCommitter<number, number>(
+      async (inputs) => {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((r) => gates.push(r));
+        running -= 1;
+        return inputs.map((value) => ({ ok: true, value }));
+      },
+      1,
+      2,
+    );
+    const all = Promise.all([1, 2, 3, 4].map((n) => committer.submit(n)));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(gates).toHaveLength(2);
+    while (gates.length) {
+      gates.shift()!();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await all).toEqual([1, 2, 3, 4]);
+    expect(most).toBe(2);
+  });
 });

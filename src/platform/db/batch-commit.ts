@@ -18,46 +18,57 @@ interface Pending<In, Out> {
 export class BatchCommitter<In, Out> {
   private readonly queue: Pending<In, Out>[] = [];
   private draining = false;
+  private inFlight = 0;
 
+  /**
+   * `maxInFlight` groups may commit at once: 1 for a single-writer database (their commits
+   * queue anyway), more where the database overlaps one group's commit with the next one's work.
+   */
   constructor(
     private readonly process: (inputs: In[]) => Promise<Outcome<Out>[]>,
     private readonly maxUnits: number = BATCH_COMMIT_MAX_UNITS,
+    private readonly maxInFlight = 1,
   ) {}
 
   /** Resolves with this input's value once the group it joined has committed. */
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (!this.draining) {
+      if (!this.draining && this.inFlight < this.maxInFlight) {
         this.draining = true;
         // A microtask, not a timer: callers queued in this synchronous run join the first
         // group, and a caller looping on promises alone cannot starve the drain.
-        queueMicrotask(() => void this.drain());
+        queueMicrotask(() => this.drain());
       }
     });
   }
 
-  /** One group at a time: while a group commits, the next one gathers. */
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.maxUnits);
-        let outcomes: Outcome<Out>[];
-        try {
-          outcomes = await this.process(group.map((unit) => unit.input));
-        } catch (error) {
-          // The transaction itself failed: nothing of the group was written.
-          for (const unit of group) unit.reject(error);
-          continue;
-        }
-        group.forEach((unit, i) => {
-          const outcome = outcomes[i]!;
-          if (outcome.ok) unit.resolve(outcome.value);
-          else unit.reject(outcome.error);
-        });
-      }
-    } finally {
-      this.draining = false;
+  /** Up to maxInFlight groups at a time: while they commit, the next one gathers. */
+  private drain(): void {
+    this.draining = false;
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const group = this.queue.splice(0, this.maxUnits);
+      this.inFlight += 1;
+      void this.commit(group).finally(() => {
+        this.inFlight -= 1;
+        this.drain();
+      });
     }
+  }
+
+  private async commit(group: Pending<In, Out>[]): Promise<void> {
+    let outcomes: Outcome<Out>[];
+    try {
+      outcomes = await this.process(group.map((unit) => unit.input));
+    } catch (error) {
+      // The transaction itself failed: nothing of the group was written.
+      for (const unit of group) unit.reject(error);
+      return;
+    }
+    group.forEach((unit, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) unit.resolve(outcome.value);
+      else unit.reject(outcome.error);
+    });
   }
 }

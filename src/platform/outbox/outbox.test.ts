@@ -116,6 +116,41 @@ for (const dialect of DIALECTS) {
       expect(await effects('order')).toEqual(wanted);
     });
 
+    it('a consumer passes over other consumers\' events without a transaction each, still gets its own, and saves how far it got now and then', async () => {
+      const outbox = new Outbox(database, systemClock);
+      const relay = relayOn(database, systemClock, { skippedSaveIntervalMs: 2_000 });
+      const { handler } = recordingHandler('rare');
+      relay.subscribe('rare', ['test.rare.happened'], handler);
+      relay.start();
+      await until('the consumer is set up', async () => (await sql`select 1 from platform_outbox_consumers where consumer = 'rare'`.execute(database.kysely)).rows.length === 1);
+      const checkpointOf = async () => (await sql<{ last_id: string }>`select last_id from platform_outbox_consumers where consumer = 'rare'`.execute(database.kysely)).rows[0]!.last_id;
+
+      const transactions = { n: 0 };
+      const start = database.kysely.startTransaction.bind(database.kysely);
+      database.kysely.startTransaction = (() => {
+        transactions.n += 1;
+        return start();
+      }) as typeof database.kysely.startTransaction;
+      try {
+        for (let i = 0; i < 20; i++) {
+          await appendIn(outbox, [event(1_000 + i, 'test.common.happened')]);
+          relay.poke();
+          await pause(5);
+        }
+        await pause(100);
+        // Twenty foreign events, far fewer than twenty delivery transactions (none, as a rule).
+        expect(transactions.n).toBeLessThan(5);
+      } finally {
+        database.kysely.startTransaction = start;
+      }
+      // Its own event still arrives; and after the interval its checkpoint has moved on.
+      await appendIn(outbox, [event(2_000, 'test.rare.happened')]);
+      await until('its own event', async () => (await effects('rare')).includes(2_000));
+      await appendIn(outbox, [event(2_001, 'test.common.happened')]);
+      const afterOwn = await checkpointOf();
+      await until('the skipped position is saved', async () => (await checkpointOf()) !== afterOwn, 5_000);
+    });
+
     it('a consumer catches up from its checkpoint after a restart, handling each event once', async () => {
       const outbox = new Outbox(database, systemClock);
       await appendIn(outbox, [event(1, 'test.restart.happened'), event(2, 'test.restart.happened')]);

@@ -39,6 +39,11 @@ export interface RelayOptions {
   retryFirstDelayMs: number;
   retryMaxDelayMs: number;
   pruneIntervalMs: number;
+  /**
+   * How long a consumer may pass over other consumers' events in memory before it saves how
+   * far it got (a transaction): the saved checkpoint holds pruning back, so it must move.
+   */
+  skippedSaveIntervalMs: number;
 }
 
 export const RELAY_DEFAULTS: RelayOptions = {
@@ -48,6 +53,7 @@ export const RELAY_DEFAULTS: RelayOptions = {
   retryFirstDelayMs: 100,
   retryMaxDelayMs: 30_000,
   pruneIntervalMs: 10 * 60_000,
+  skippedSaveIntervalMs: 5_000,
 };
 
 export const CONSUMER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,99}$/;
@@ -64,7 +70,10 @@ interface Consumer {
   /** performance.now() before which it is not retried. */
   retryAtMs: number;
   retryTimer: NodeJS.Timeout | undefined;
+  /** Since when `known` has run ahead of the saved checkpoint over other consumers' events. */
+  unsavedSinceMs: number | undefined;
 }
+
 
 type BatchResult = 'idle' | 'busy' | 'partial' | 'full';
 
@@ -110,7 +119,7 @@ export class OutboxRelay {
     assert(!this.consumers.has(consumer), `consumer ${consumer} is subscribed already`);
     assert(topics.length > 0, 'subscribe to at least one topic');
     for (const topic of topics) assert.match(topic, TOPIC_PATTERN);
-    this.consumers.set(consumer, { name: consumer, topics: new Set(topics), handler, ready: false, known: CHECKPOINT_START, failures: 0, retryAtMs: 0, retryTimer: undefined });
+    this.consumers.set(consumer, { name: consumer, topics: new Set(topics), handler, ready: false, known: CHECKPOINT_START, failures: 0, retryAtMs: 0, retryTimer: undefined, unsavedSinceMs: undefined });
     this.poke();
   }
 
@@ -174,7 +183,19 @@ export class OutboxRelay {
       await this.outbox.ensureConsumer(c.name);
       c.ready = true;
     }
-    if (!(await this.outbox.anyAfter(c.known))) return 'idle';
+    const mustSave = c.unsavedSinceMs !== undefined && performance.now() - c.unsavedSinceMs >= this.options.skippedSaveIntervalMs;
+    if (!mustSave && !(await this.outbox.anyAfter(c.known))) return 'idle';
+    // Most events are for other consumers (every outbid for the inbox, none for the orders):
+    // look first, outside a transaction, and pass over rows that are not ours in memory rather
+    // than commit a transaction (an fsync on SQLite) just to move a checkpoint.
+    const peek = await this.outbox.readAfter(this.database.kysely, c.known, this.options.batchSize);
+    if (peek.length > 0 && !peek.some((row) => c.topics.has(row.event.topic))) {
+      c.unsavedSinceMs ??= performance.now();
+      if (!mustSave) {
+        c.known = peek.at(-1)!.checkpoint;
+        return peek.length === this.options.batchSize ? 'full' : 'partial';
+      }
+    }
 
     const tx = await this.database.kysely.startTransaction().execute();
     let outcome: { result: BatchResult; at: Checkpoint; afterCommit: Array<() => void>; failure?: HandlerFailed };
@@ -186,6 +207,7 @@ export class OutboxRelay {
       throw error;
     }
     c.known = outcome.at;
+    c.unsavedSinceMs = undefined;
     for (const action of outcome.afterCommit) {
       try {
         action();
