@@ -25,6 +25,7 @@ import { uuidv7 } from '../src/platform/ids.js';
 import { LedgerService } from '../src/ledger/service.js';
 import { LedgerStore, type LedgerExecutor } from '../src/ledger/store.js';
 import type { Account } from '../src/ledger/model.js';
+import { mulberry32 } from '../test/support/random.js';
 
 const OPS = Number(process.env.LEDGER_OPS ?? 20_000);
 const SECONDS = Number(process.env.LEDGER_SECONDS ?? 20);
@@ -131,17 +132,6 @@ async function timed<T>(lat: Latencies, name: string, action: () => Promise<T>):
   return result;
 }
 
-/** A small seeded generator, so every run picks the same wallet pairs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // --- storage ----------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import {
   type IncrementBand,
   type Rejection,
 } from './model.js';
+import { mulberry32 } from '../../test/support/random.js';
 
 // --- a small harness: a sale driven command by command -------------------------------------------
 
@@ -847,17 +848,6 @@ describe('journal', () => {
 
 // --- a seeded property test ----------------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 describe('random bid streams', () => {
   const BIDDERS = ['u1', 'u2', 'u3', 'u4', 'u5'];
@@ -882,7 +872,7 @@ describe('random bid streams', () => {
   it('proxy bids at the minimum match the eBay price rule, with one leader and leader-only holds', () => {
     const seen = new Map<string, number>();
     for (let seed = 1; seed <= 150; seed++) {
-      const random = rng(seed);
+      const random = mulberry32(seed);
       const reserve = random() < 0.5 ? 1_000n + BigInt(Math.floor(random() * 20_000)) : null;
       const sale = timedSale({ reserveMinor: reserve }, BIDDERS);
       const ladder = sale.state.config!.increments;
@@ -931,7 +921,7 @@ describe('random bid streams', () => {
   it('jump bids, floor bids and asking prices in a live sale keep the invariants', () => {
     const seen = new Set<string>();
     for (let seed = 1; seed <= 150; seed++) {
-      const random = rng(seed);
+      const random = mulberry32(seed);
       const sale = liveSale({ reserveMinor: random() < 0.5 ? 5_000n : null }, BIDDERS);
       for (let step = 0; step < 80; step++) {
         const minimum = minimumNextBid(sale.state);

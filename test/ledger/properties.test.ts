@@ -17,20 +17,7 @@ import { LedgerStore } from '../../src/ledger/store.js';
 import type { Dialect } from '../../src/platform/db/database.js';
 import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type TestNode } from '../support/gavel.js';
-
-// --- a seeded PRNG -----------------------------------------------------------------------
-
-/** mulberry32: small, fast, good enough to drive a test; the same seed gives the same run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../support/random.js';
 
 class Random {
   private readonly next: () => number;
