@@ -13,6 +13,7 @@ import type { Clock } from '../clock.js';
 import { uuidv7 } from '../ids.js';
 import type { Metrics } from '../metrics.js';
 import { bodyValidator, paramsValidator } from './validation.js';
+import { fieldWithNul, nestsDeeperThan } from '../json-checks.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -181,38 +182,6 @@ function installJsonParser(app: HttpServer): void {
   app.addContentTypeParser(/^application\/[\w.-]+\+json$/, { parseAs: 'buffer' }, (req, body, done) => parse(req, body as Buffer, done));
 }
 
-/** Whether `text` opens more than `limit` arrays or objects inside one another (strings skipped). */
-function nestsDeeperThan(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
-
-/** The dotted path of the first string (value or key) holding U+0000, or undefined. */
-function fieldWithNul(value: unknown): string | undefined {
-  const pending: Array<[unknown, string]> = [[value, '']];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [node, path] = next;
-    if (typeof node === 'string' && node.includes('\u0000')) return path;
-    if (typeof node !== 'object' || node === null) continue;
-    for (const [key, child] of Object.entries(node)) {
-      const childPath = path === '' ? key : `${path}.${key}`;
-      if (key.includes('\u0000')) return childPath;
-      pending.push([child, childPath]);
-    }
-  }
-  return undefined;
-}
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
