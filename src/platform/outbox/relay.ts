@@ -44,6 +44,12 @@ export interface RelayOptions {
    * far it got (a transaction): the saved checkpoint holds pruning back, so it must move.
    */
   skippedSaveIntervalMs: number;
+  /**
+   * The least time between the starts of two delivery passes. Pokes in between wait for the
+   * next pass, so a stream of small commits (one outbid per bid) is delivered in batches, one
+   * transaction (and one fsync) per batch instead of per event.
+   */
+  minPassGapMs: number;
 }
 
 export const RELAY_DEFAULTS: RelayOptions = {
@@ -54,6 +60,7 @@ export const RELAY_DEFAULTS: RelayOptions = {
   retryMaxDelayMs: 30_000,
   pruneIntervalMs: 10 * 60_000,
   skippedSaveIntervalMs: 5_000,
+  minPassGapMs: 25,
 };
 
 export const CONSUMER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,99}$/;
@@ -101,6 +108,8 @@ export class OutboxRelay {
   private again = false;
   private poller: NodeJS.Timeout | undefined;
   private lastPruneMs = -Infinity;
+  private lastPassMs = -Infinity;
+  private waiting: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly database: Database,
@@ -130,6 +139,16 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
+    if (this.waiting) return;
+    const waitMs = this.lastPassMs + this.options.minPassGapMs - performance.now();
+    if (waitMs > 0) {
+      this.waiting = setTimeout(() => {
+        this.waiting = undefined;
+        this.poke();
+      }, waitMs);
+      this.waiting.unref();
+      return;
+    }
     this.running = this.runPasses().finally(() => {
       this.running = undefined;
     });
@@ -148,12 +167,20 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.poller);
+    clearTimeout(this.waiting);
     for (const c of this.consumers.values()) clearTimeout(c.retryTimer);
     await this.running;
   }
 
   private async runPasses(): Promise<void> {
     do {
+      if (this.again) {
+        // Pokes came during the last pass: let more gather before the next.
+        const waitMs = this.lastPassMs + this.options.minPassGapMs - performance.now();
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (this.stopped) return;
+      }
+      this.lastPassMs = performance.now();
       this.again = false;
       for (const consumer of this.consumers.values()) {
         if (this.stopped) return;
