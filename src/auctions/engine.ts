@@ -393,13 +393,18 @@ export class AuctionEngine {
 
   private announce(market: Market, events: readonly AuctionEvent[]): void {
     market.view = publicView(market.state, this.o.clock.nowMs());
-    for (const listener of this.listeners) {
-      try {
-        listener(market.id, events, market.state);
-      } catch (error) {
-        this.o.logger.error({ err: error, auctionId: market.id }, 'an auction listener failed');
+    // The room hears it after the bidder's answer has gone out (DESIGN: reply, then publish):
+    // a broadcast to thousands of sockets must not delay the acknowledgement. setImmediate
+    // keeps the order of announcements.
+    setImmediate(() => {
+      for (const listener of this.listeners) {
+        try {
+          listener(market.id, events, market.state);
+        } catch (error) {
+          this.o.logger.error({ err: error, auctionId: market.id }, 'an auction listener failed');
+        }
       }
-    }
+    });
   }
 }
 
