@@ -171,14 +171,15 @@ export class AuctionEngine {
     // rare rebuild below); the room's view moves only after the commit.
     evolveAll(market.state, events);
     const lastHash = entries.at(-1)!.hash;
+    const projection = projectionOf(market.state, lastHash);
     try {
-      await this.committer.submit({ auctionId: market.id, ops, entries, projection: projectionOf(market.state, lastHash), outbox: outbidEventsOf(market, events) });
+      await this.committer.submit({ auctionId: market.id, ops, entries, projection, outbox: outbidEventsOf(market, events) });
     } catch (error) {
       await this.rebuild(market);
       throw error;
     }
     market.lastHash = lastHash;
-    Object.assign(market.row, projectionOf(market.state, lastHash));
+    Object.assign(market.row, projection);
     this.announce(market, events);
     this.arm(market);
     if (market.state.status === 'closed' || market.state.status === 'cancelled') void this.settle(market);
