@@ -10,7 +10,7 @@ import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { childEnv, REPO_ROOT } from '../test/support/process.js';
+import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
 
 const SECONDS = Number(process.env.BIDS_SECONDS ?? 20);
 const MAX_BIDS = Number(process.env.BIDS_MAX ?? 200_000);
@@ -158,33 +158,7 @@ class Client {
   }
 
   request(method: string, path: string, options: { token?: string; json?: unknown } = {}): Promise<Answer> {
-    const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
-    const headers: Record<string, string | number> = {};
-    if (payload !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(payload);
-    }
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          let body: unknown;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode!, body, text });
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return sharedRequest(`http://127.0.0.1:${this.port}`, method, path, { ...options, agent: this.agent, timeoutMs: REQUEST_TIMEOUT_MS });
   }
 
   /** A request that must answer `status`; its body. */

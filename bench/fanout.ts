@@ -33,7 +33,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WS_LIMITS_DEFAULT } from '../src/gateway/ws.js';
-import { childEnv, REPO_ROOT } from '../test/support/process.js';
+import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
 import { Histogram, now, type ConnectAnswer, type CountAnswer, type FromWorker, type PhaseReport, type WorkerRequest } from './fanout/shared.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -139,33 +139,7 @@ interface Answer {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 function request(port: number, method: string, path: string, options: { token?: string; json?: unknown } = {}): Promise<Answer> {
-  const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
-  const headers: Record<string, string | number> = {};
-  if (payload !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = Buffer.byteLength(payload);
-  }
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode!, body, text });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return sharedRequest(`http://127.0.0.1:${port}`, method, path, { ...options, agent, timeoutMs: REQUEST_TIMEOUT_MS });
 }
 
 async function ok(port: number, method: string, path: string, status: number, options: { token?: string; json?: unknown } = {}): Promise<any> {

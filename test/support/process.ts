@@ -208,9 +208,12 @@ export interface RequestOptions {
 
 /** One HTTP request to a child; rejects on a connection error or after `timeoutMs`. */
 export function request(base: string, method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
+  const headers: Record<string, string | number> = { ...options.headers };
   const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
-  if (payload !== undefined) headers['content-type'] = 'application/json';
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = Buffer.byteLength(payload);
+  }
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(path, base), { method, headers, agent: options.agent ?? false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
