@@ -79,4 +79,43 @@ describe('batch commit', () => {
     expect(await all).toEqual([1, 2, 3, 4]);
     expect(most).toBe(2);
   });
+  it("gathering by 'turn': inputs sent from separate I/O callbacks of one event-loop turn share a group; 'microtask' gives each its own", async () => {
+    const { createServer, connect } = await import('node:net');
+    for (const [gather, expected] of [['turn', [[0, 1, 2, 3]]], ['microtask', [[0], [1], [2], [3]]]] as const) {
+      const groups: number[][] = [];
+      const committer = new BatchCommitter<number, number>(async (inputs) => {
+        groups.push(inputs);
+        return inputs.map((value) => ({ ok: true, value }));
+      }, undefined, 1, gather);
+      // Four sockets whose data all waits in one poll phase: each 'data' callback submits.
+      const answers: Promise<number>[] = [];
+      const server = createServer((socket) => socket.on('data', (chunk) => answers.push(committer.submit(chunk[0]!))));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port } = server.address() as { port: number };
+      const clients = await Promise.all([0, 1, 2, 3].map(() => new Promise<import('node:net').Socket>((r) => { const c = connect(port, '127.0.0.1', () => r(c)); })));
+      await new Promise((r) => setTimeout(r, 20));
+      // Written while the server's loop is blocked, so all four arrive before it polls again.
+      clients.forEach((c, i) => c.write(Buffer.from([i])));
+      const until = Date.now() + 30;
+      while (Date.now() < until) { /* block the loop: the writes land in the kernel meanwhile */ }
+      while (answers.length < 4) await new Promise((r) => setTimeout(r, 1));
+      expect((await Promise.all(answers)).sort()).toEqual([0, 1, 2, 3]);
+      expect(groups.map((g) => [...g].sort())).toEqual(expected);
+      clients.forEach((c) => c.destroy());
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it("gathering by 'microtask' cannot be starved by a caller that loops on promises alone", async () => {
+    const committer = new BatchCommitter<number, number>(async (inputs) => inputs.map((value) => ({ ok: true, value })));
+    let done = false;
+    void committer.submit(7).then(() => (done = true));
+    // A poll loop that never yields to I/O: it ends only if the commit happens within it.
+    let spins = 0;
+    while (!done && spins < 10_000) {
+      await Promise.resolve();
+      spins += 1;
+    }
+    expect(done).toBe(true);
+  });
 });

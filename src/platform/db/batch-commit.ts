@@ -23,11 +23,18 @@ export class BatchCommitter<In, Out> {
   /**
    * `maxInFlight` groups may commit at once: 1 for a single-writer database (their commits
    * queue anyway), more where the database overlaps one group's commit with the next one's work.
+   *
+   * `gather` decides when a group closes. 'microtask': at the end of the current synchronous
+   * run — a caller that loops on promises alone (never yielding to I/O) cannot starve it.
+   * 'turn': after the I/O callbacks already waiting in this turn of the event loop, so requests
+   * that arrived together (each socket's message is its own callback) share one commit and one
+   * fsync; for writers fed by network requests, whose callers always yield to I/O.
    */
   constructor(
     private readonly process: (inputs: In[]) => Promise<Outcome<Out>[]>,
     private readonly maxUnits: number = BATCH_COMMIT_MAX_UNITS,
     private readonly maxInFlight = 1,
+    private readonly gather: 'microtask' | 'turn' = 'microtask',
   ) {}
 
   /** Resolves with this input's value once the group it joined has committed. */
@@ -36,9 +43,9 @@ export class BatchCommitter<In, Out> {
       this.queue.push({ input, resolve, reject });
       if (!this.draining && this.inFlight < this.maxInFlight) {
         this.draining = true;
-        // A microtask, not a timer: callers queued in this synchronous run join the first
-        // group, and a caller looping on promises alone cannot starve the drain.
-        queueMicrotask(() => this.drain());
+        // Not a timer either way: nothing waits longer than this turn of the event loop.
+        if (this.gather === 'turn') setImmediate(() => this.drain());
+        else queueMicrotask(() => this.drain());
       }
     });
   }
