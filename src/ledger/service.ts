@@ -137,6 +137,11 @@ export class LedgerService {
     return this.store.findWallet(tx ?? this.store.db, userId, currency);
   }
 
+  /** The holds still pending that were placed for `owner` (a market finding the ones it no longer needs). */
+  async pendingHoldsOwnedBy(owner: string, tx?: LedgerTx): Promise<Transfer[]> {
+    return this.store.findPendingHoldsOwnedBy(tx ?? this.store.db, owner);
+  }
+
   /** Opens (or reopens) the caller's wallet in a currency; idempotent. */
   async openWallet(userId: string, currency: string): Promise<{ account: Account; created: boolean }> {
     await this.requireCurrency(currency);
@@ -328,10 +333,17 @@ export class LedgerService {
     return id;
   }
 
-  private applyOne(book: Draft, op: ResolvedOp, index: number, batchId: string, nowMs: number): Transfer {
+  private applyOne(book: Draft, given: ResolvedOp, index: number, batchId: string, nowMs: number): Transfer {
     const fail = (code: LedgerFailure, detail: string): never => {
       throw new LedgerError(code, index, detail);
     };
+    let op = given;
+    // A hold placed earlier in the same group (a market re-holding what is left of an order
+    // and capturing it again in the next fill) is not in storage yet: find it by its ref here.
+    if ((op.type === 'capture' || op.type === 'release') && op.holdId === '' && op.holdRef !== undefined) {
+      const placed = book.byRef(op.holdRef);
+      if (placed?.kind === 'hold') op = { ...op, holdId: placed.id };
+    }
     const existing = book.byRef(op.ref);
     if (existing) {
       if (!sameAs(existing, op)) fail('REF_EXISTS_WITH_DIFFERENT_DATA', `ref ${op.ref} was used for a different operation`);

@@ -326,6 +326,12 @@ export class LedgerStore {
     return toNumber(row.n);
   }
 
+  /** Pending holds placed for an owner (`exchange:ACME-USD`), oldest first. */
+  async findPendingHoldsOwnedBy(ex: LedgerExecutor, owner: string): Promise<Transfer[]> {
+    const rows = await ex.selectFrom('ledger_transfers').selectAll().where('owner', '=', owner).where('hold_status', '=', 'pending').orderBy('id').execute();
+    return rows.map(toTransfer);
+  }
+
   /** Pending holds whose time ran out by `nowMs`, oldest first, at most `limit`. */
   async findExpiredHolds(ex: LedgerExecutor, nowMs: number, limit: number): Promise<Transfer[]> {
     const rows = await ex

@@ -295,5 +295,29 @@ for (const dialect of DIALECTS) {
       await refused(ledger.release({ ref: ref('release-unknown'), holdRef: 'no-such-ref' }), 'HOLD_NOT_FOUND');
       await expectClean();
     });
+
+    it('a hold placed earlier in the same batch or group can be captured and released by its ref (a market re-holding the rest of an order)', async () => {
+      const buyer = await wallet('EUR', 10_000n);
+      const seller = await wallet('EUR', 0n);
+      const [h0, h1, h2] = [ref('group-h0'), ref('group-h1'), ref('group-h2')];
+      // One batch: hold, capture part and re-hold the rest, capture again; a second batch in
+      // the same group captures the hold the first one left pending.
+      const [first, second] = await db().transaction().execute((tx) => ledger.executeEach([
+        [
+          { type: 'hold', ref: h0, accountId: buyer.id, currency: 'EUR', amountMinor: 6_000n, owner: 'test:group' },
+          { type: 'capture', ref: ref('group-c0'), holdRef: h0, toAccountId: seller.id, amountMinor: 1_000n },
+          { type: 'hold', ref: h1, accountId: buyer.id, currency: 'EUR', amountMinor: 5_000n, owner: 'test:group' },
+          { type: 'capture', ref: ref('group-c1'), holdRef: h1, toAccountId: seller.id, amountMinor: 2_000n },
+          { type: 'hold', ref: h2, accountId: buyer.id, currency: 'EUR', amountMinor: 3_000n, owner: 'test:group' },
+        ],
+        [{ type: 'release', ref: ref('group-r2'), holdRef: h2 }],
+      ], tx as unknown as LedgerExecutor));
+      expect(first!.ok && second!.ok).toBe(true);
+      expect(await balances(buyer)).toEqual({ posted: 7_000n, held: 0n, available: 7_000n });
+      expect(await balances(seller)).toEqual({ posted: 3_000n, held: 0n, available: 3_000n });
+      const byRef = async (r: string) => (await db().selectFrom('ledger_transfers').select('hold_status').where('ref', '=', r).executeTakeFirstOrThrow()).hold_status;
+      expect([await byRef(h0), await byRef(h1), await byRef(h2)]).toEqual(['captured', 'captured', 'released']);
+      await expectClean();
+    });
   });
 }
