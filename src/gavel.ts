@@ -6,6 +6,9 @@ import { accountsMigrations } from './accounts/migrations.js';
 import { auctionsMigrations } from './auctions/migrations.js';
 import { createAuctionsModule, type AuctionsModule } from './auctions/module.js';
 import { attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
+import { createExchangeModule, type ExchangeModule } from './exchange/module.js';
+import { exchangeMigrations } from './exchange/migrations.js';
+import { attachExchangeFeeds, exchangeCommands } from './exchange/realtime.js';
 import { fieldError } from './platform/errors.js';
 import { catalogMigrations } from './catalog/migrations.js';
 import { createCatalogModule, type CatalogModule } from './catalog/module.js';
@@ -32,7 +35,7 @@ import type { GavelModule, ModuleContext } from './platform/module.js';
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every module's migrations, in the order `gavel migrate` applies them. */
-export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations, catalogMigrations, notificationsMigrations, auctionsMigrations, ordersMigrations];
+export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations, catalogMigrations, notificationsMigrations, auctionsMigrations, ordersMigrations, exchangeMigrations];
 
 export interface GavelNode {
   /** The base URL, e.g. http://127.0.0.1:8080; empty when started with listen: false. */
@@ -45,6 +48,7 @@ export interface GavelNode {
   auctions: AuctionsModule;
   notifications: NotificationsModule;
   orders: OrdersModule;
+  exchange: ExchangeModule;
   /** Events: producers append in their transactions; consumers subscribe (in-process over the outbox). */
   bus: Bus;
   logger: Logger;
@@ -85,7 +89,8 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.
   const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
-  const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders];
+  const exchange = createExchangeModule(ctx, { idempotency, bus, ledger: ledger.service });
+  const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders, exchange];
 
   const metrics = createMetrics({ collectProcessMetrics: options.listen !== false });
   let http: HttpServer | undefined;
@@ -109,10 +114,11 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       ws = new WsGateway({ logger, clock, authenticate: (token) => accounts.service.authenticate(token, clock.nowMs()), registry: metrics.registry });
       ws.attach(http.server);
       attachAuctionRoom(ws, auctions.engine, auctions.service);
+      attachExchangeFeeds(ws, exchange.engine, exchange.service);
       // New inbox entries are pushed to the person's open sockets as they are stored.
       const gateway = ws;
       notifications.service.onNotification((n) => gateway.sendToUser(n.recipientUserId, { type: 'notification', notification: n }));
-      const commands = { ...auctionCommands(auctions.service) };
+      const commands = { ...auctionCommands(auctions.service), ...exchangeCommands(exchange.service) };
       ws.setCommandHandler(async (principal, command) => {
         const handler = commands[command.name];
         if (!handler) throw fieldError('VALIDATION', 'body', 'name', `unknown command; known: ${Object.keys(commands).join(', ')}`);
@@ -152,6 +158,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     auctions,
     notifications,
     orders,
+    exchange,
     bus,
     logger,
     ws,

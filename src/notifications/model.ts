@@ -65,6 +65,7 @@ export const TOPICS = {
   withdrawalFailed: 'ledger.withdrawal.failed',
   auctionOutbid: 'auctions.bid.outbid',
   auctionSettled: 'auctions.auction.settled',
+  tradeExecuted: 'exchange.trade.executed',
 } as const;
 export const NOTIFIED_TOPICS: readonly string[] = Object.values(TOPICS);
 
@@ -139,6 +140,8 @@ export function notificationsFor(event: InboundEvent): Mapping {
     }
     case TOPICS.auctionSettled:
       return auctionEnded(event.payload);
+    case TOPICS.tradeExecuted:
+      return tradeExecuted(event.payload);
     default:
       return { ok: true, drafts: [] };
   }
@@ -178,6 +181,24 @@ function auctionEnded(payload: unknown): Mapping {
       return { ok: false, reason: 'outcome is not sold, unsold or cancelled' };
   }
   return { ok: true, drafts };
+}
+
+/** A fill: both parties hear it, each from their own side. */
+function tradeExecuted(payload: unknown): Mapping {
+  const p = payload as Record<string, unknown>;
+  if (typeof p?.tradeId !== 'string' || typeof p.symbol !== 'string' || !isCurrency(p.base) || !isCurrency(p.quote)) return { ok: false, reason: 'not a trade event' };
+  if (!isUuid(p.makerUserId) || !isUuid(p.takerUserId) || !isUuid(p.makerOrderId) || !isUuid(p.takerOrderId)) return { ok: false, reason: 'trade parties are not UUIDs' };
+  if (!isAmount(p.price) || !isAmount(p.quantity) || !isAmount(p.makerFee) || !isAmount(p.takerFee)) return { ok: false, reason: 'trade amounts are not decimal strings' };
+  if (p.takerSide !== 'buy' && p.takerSide !== 'sell') return { ok: false, reason: 'takerSide is not buy or sell' };
+  const party = (userId: string, orderId: string, side: 'buy' | 'sell', fee: string): NotificationDraft => ({
+    recipientUserId: userId,
+    kind: 'fill',
+    title: `${side === 'buy' ? 'Bought' : 'Sold'} ${p.quantity} ${p.base} at ${p.price} ${p.quote}`,
+    body: `Your ${side} order on ${p.symbol} filled ${p.quantity} ${p.base} at ${p.price} ${p.quote} (fee ${fee} ${p.quote}).`,
+    data: { tradeId: p.tradeId as string, symbol: p.symbol as string, orderId, side, price: p.price as string, quantity: p.quantity as string, fee },
+  });
+  const makerSide = p.takerSide === 'buy' ? 'sell' : 'buy';
+  return { ok: true, drafts: [party(p.makerUserId, p.makerOrderId, makerSide, p.makerFee), party(p.takerUserId, p.takerOrderId, p.takerSide, p.takerFee)] };
 }
 
 function one(draft: NotificationDraft): Mapping {

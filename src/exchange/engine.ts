@@ -1,0 +1,655 @@
+// The exchange engine: the one writer of every order book it holds (DESIGN rule 2).
+//
+// An order's life here, in two steps:
+// 1. Funds. Its hold (the most it can spend) is placed in the ledger first, in the ledger's own
+//    group commit, concurrently with other orders. A refused hold is a refused order.
+// 2. The book. The command is then applied to the instrument's in-memory market at once and in
+//    arrival order — matching does not wait for earlier commits — and its journal entry, the
+//    fills' ledger settlements (captures, fees, re-holds, releases), the order and trade rows
+//    and the trade events are written in ONE transaction, shared with every other command that
+//    arrived meanwhile (group commit). Only after that commit does the caller hear the result,
+//    and the two parties of a fill their confirmations (rule 3: journal before acknowledge).
+//
+// Because matching runs ahead of the commits, a failed commit cannot just refuse its own
+// command: later commands were matched against the state it left. So a failure breaks the
+// instrument: every command of it not yet written is refused (503, nothing was written), the
+// market is rebuilt from its journal, and holds placed for orders that never reached the book
+// are released by a sweep that runs in commit order. The same sweep runs at start, after a
+// crash between step 1 and step 2.
+import type { Logger } from '../platform/logging.js';
+import type { Clock } from '../platform/clock.js';
+import { uuidv7 } from '../platform/ids.js';
+import { AppError, type ProblemCode } from '../platform/errors.js';
+import { BatchCommitter, type Outcome as CommitOutcome } from '../platform/db/batch-commit.js';
+import { GENESIS_HASH, decodePayload, encodePayload, entryHash, verifyChain, type ChainEntry } from '../platform/journal/hash-chain.js';
+import { formatAmount } from '../platform/money.js';
+import { available } from '../ledger/model.js';
+import { LedgerError, type LedgerOp, type LedgerService } from '../ledger/service.js';
+import type { LedgerExecutor } from '../ledger/store.js';
+import type { EventPublisher } from '../platform/outbox/bus.js';
+import type { NewEvent } from '../platform/outbox/outbox.js';
+import {
+  Market,
+  checkAmend,
+  checkOrder,
+  protectionPriceTicks,
+  replayMarket,
+  reserveOf,
+  type Instrument,
+  type MarketCommand,
+  type MarketOrder,
+  type Movement,
+  type OrderRejection,
+  type OrderRequest,
+  type Outcome,
+  type PlaceCommand,
+  type Side,
+  type Trade,
+} from './model.js';
+import type { Candle, ExchangeExecutor, ExchangeStore, StoredOrder } from './store.js';
+
+const RETRYABLE_PG_CODES = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 5;
+
+/** Thrown inside a group's transaction to roll it back when the ledger refused some of its units. */
+class SettlementRefused extends Error {
+  constructor(readonly units: number[]) {
+    super('the ledger refused part of the group');
+  }
+}
+
+/** A refusal by the exchange's rules, as an AppError the edge turns into problem+json. */
+export class OrderRejected extends AppError {
+  constructor(readonly rejection: OrderRejection) {
+    super(rejection.code as ProblemCode, rejection.detail, rejection.field ? { errors: [{ in: 'body', field: rejection.field, message: rejection.detail }] } : {});
+  }
+}
+
+interface Book {
+  symbol: string;
+  market: Market;
+  lastHash: string;
+  /** Bumped by each rebuild: commands computed in an older epoch are refused unwritten. */
+  epoch: number;
+  broken: boolean;
+  rebuilding: Promise<void> | null;
+  /** Orders whose hold is placed and which have not reached the book yet. */
+  pending: Set<string>;
+  /** Refs of amendments' extra holds placed and not yet applied to the book. */
+  pendingHolds: Set<string>;
+  candle: Candle | null;
+  /** The last depth update published (clients detect gaps by it). */
+  lastDepthSeq: number;
+}
+
+/** What listeners hear after a commit. */
+export interface Committed {
+  symbol: string;
+  seq: number;
+  /** Seq of the depth update before this one (0: none). */
+  prevDepthSeq: number;
+  outcome: Outcome;
+  instrument: Instrument;
+}
+export type CommitListener = (c: Committed) => void;
+
+interface CommitUnit {
+  book: Book;
+  epoch: number;
+  entry: ChainEntry | null;
+  outcome: Outcome;
+  candles: Candle[];
+  /** A sweep: release the holds of orders this book does not know (placed before `cutoffId`). */
+  sweep?: { keep: Set<string>; cutoffId: string };
+}
+
+export interface ExchangeEngineOptions {
+  store: ExchangeStore;
+  ledger: LedgerService;
+  clock: Clock;
+  logger: Logger;
+  events: EventPublisher;
+}
+
+export interface PlaceResult {
+  order: MarketOrder;
+  trades: Trade[];
+  /** True when a client order id repeated an order placed before: nothing new happened. */
+  repeated: boolean;
+  stored?: StoredOrder;
+}
+
+export class ExchangeEngine {
+  private readonly books = new Map<string, Book>();
+  private readonly committer: BatchCommitter<CommitUnit, void>;
+  private readonly listeners: CommitListener[] = [];
+  /** (user, currency) → wallet id; wallets are never deleted, so ids do not go stale. */
+  private readonly wallets = new Map<string, string>();
+  private readonly revenue = new Map<string, string>();
+  /** Client order ids being placed right now, so a quick repeat waits for the first. */
+  private readonly placing = new Map<string, Promise<PlaceResult>>();
+  private stopped = false;
+  private pokeAfterCommit = false;
+
+  constructor(private readonly o: ExchangeEngineOptions) {
+    // Fed by requests: gather what arrived in the same turn of the event loop into one commit.
+    this.committer = new BatchCommitter((units) => this.commitUnits(units), undefined, 1, 'turn');
+  }
+
+  onCommitted(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Loads every listed instrument and rebuilds its book from the journal. */
+  async start(instruments: readonly Instrument[]): Promise<void> {
+    for (const instrument of instruments) {
+      try {
+        await this.load(instrument);
+      } catch (error) {
+        this.o.logger.error({ err: error, symbol: instrument.symbol }, 'the book could not be rebuilt from its journal; it stays stopped');
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // Every command applied has its commit queued; wait for them so nothing acknowledged is lost.
+    await this.committer.submit({ book: undefined as never, epoch: -1, entry: null, outcome: emptyOutcome(), candles: [] }).catch(() => {});
+  }
+
+  /** A new instrument: an empty book. */
+  async add(instrument: Instrument): Promise<void> {
+    if (!this.books.has(instrument.symbol)) await this.load(instrument);
+  }
+
+  market(symbol: string): Market | undefined {
+    return this.books.get(symbol)?.market;
+  }
+
+  symbols(): string[] {
+    return [...this.books.keys()];
+  }
+
+  /**
+   * Rebuilds the book from its journal beside the live one and compares their state hashes:
+   * proof that replay gives the same book. Waits until what was applied is committed first.
+   */
+  async verify(symbol: string): Promise<{ seq: number; journalSeq: number; liveHash: string; replayHash: string; match: boolean }> {
+    const book = this.bookOf(symbol);
+    await this.committer.submit({ book: undefined as never, epoch: -1, entry: null, outcome: emptyOutcome(), candles: [] });
+    const liveHash = book.market.stateHash();
+    const seq = book.market.seq;
+    const entries = await this.o.store.readJournal(this.o.store.db, symbol);
+    const check = verifyChain(entries);
+    if (!check.ok) throw new Error(`journal of ${symbol} is broken at seq ${check.seq}: ${check.reason}`);
+    const replayed = marketFromJournal(book.market.instrument, entries);
+    const replayHash = replayed.stateHash();
+    return { seq, journalSeq: replayed.seq, liveHash, replayHash, match: liveHash === replayHash };
+  }
+
+  // --- commands -------------------------------------------------------------------------------
+
+  /** Places an order: checks, reserves funds, matches, commits; resolves once committed. */
+  async place(userId: string, symbol: string, request: OrderRequest, clientOrderId: string | null): Promise<PlaceResult> {
+    const book = this.bookOf(symbol);
+    // A malformed order is refused even when its client order id repeats an earlier one (the
+    // halt is left to placeNew: repeating an order placed before a halt returns that order).
+    const wellFormed = checkOrder({ ...book.market.instrument, status: 'trading' }, request);
+    if (!wellFormed.ok) throw new OrderRejected(wellFormed.rejection);
+    if (clientOrderId !== null) {
+      const key = `${userId}\n${clientOrderId}`;
+      const inFlight = this.placing.get(key);
+      if (inFlight) return inFlight.then((r) => ({ ...r, repeated: true }));
+      // Claimed before the first await: a repeat arriving while the store is read waits for this one.
+      const run = this.placeOnce(book, userId, request, clientOrderId);
+      this.placing.set(key, run);
+      try {
+        return await run;
+      } finally {
+        this.placing.delete(key);
+      }
+    }
+    return this.placeNew(book, userId, request, null);
+  }
+
+  private async placeOnce(book: Book, userId: string, request: OrderRequest, clientOrderId: string): Promise<PlaceResult> {
+    const stored = await this.o.store.findOrderByClientId(this.o.store.db, userId, clientOrderId);
+    if (stored) return { order: { ...stored, holdRef: '', heldMinor: 0n, holdVersion: 0 }, trades: [], repeated: true, stored };
+    return this.placeNew(book, userId, request, clientOrderId);
+  }
+
+  private async placeNew(book: Book, userId: string, request: OrderRequest, clientOrderId: string | null): Promise<PlaceResult> {
+    this.assertRunning(book);
+    const instrument = book.market.instrument;
+    const checked = checkOrder(instrument, request);
+    if (!checked.ok) throw new OrderRejected(checked.rejection);
+    const order = checked.value;
+    const priceTicks = order.priceTicks ?? protectionPriceTicks(instrument, order.side, book.market.book);
+    if (priceTicks === null) throw new OrderRejected({ code: 'NO_LIQUIDITY', detail: `there is nothing to ${order.side === 'buy' ? 'buy' : 'sell to'} on the book: a market order needs the other side` });
+    const reserve = reserveOf(instrument, order.side, priceTicks, order.qtyLots);
+    const receives = order.side === 'buy' ? instrument.base : instrument.quote;
+    const walletId = await this.walletId(userId, reserve.currency, false);
+    if (walletId === undefined) throw new AppError('INSUFFICIENT_FUNDS', `you have no ${reserve.currency} wallet: open one and fund it to trade ${instrument.symbol}`);
+    await this.walletId(userId, receives, true);
+    // The id is taken and marked pending before the first await that could let a sweep run.
+    const orderId = uuidv7(this.o.clock.nowMs());
+    const holdRef = `xo:${orderId}:h0`;
+    book.pending.add(orderId);
+    try {
+      try {
+        await this.o.ledger.execute([{ type: 'hold', ref: holdRef, accountId: walletId, currency: reserve.currency, amountMinor: reserve.amountMinor, owner: ownerOf(book.symbol), memo: `order ${orderId} on ${book.symbol}` }]);
+      } catch (error) {
+        // The ledger checks funds under its locks; the message says what is available now.
+        if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS') {
+          const wallet = await this.o.ledger.walletOf(userId, reserve.currency);
+          throw this.shortOf(reserve.currency, reserve.amountMinor, instrument, '', wallet ? available(wallet) : 0n);
+        }
+        throw error;
+      }
+      if (this.stopped || book.broken) {
+        // The hold is ours to give back: the order never reaches the book.
+        await this.o.ledger.execute([{ type: 'release', ref: `${holdRef}/release`, holdRef, memo: 'order not placed: the book was restarting' }]);
+        this.assertRunning(book);
+      }
+      const command: PlaceCommand = {
+        type: 'place',
+        atMs: this.o.clock.nowMs(),
+        order: { id: orderId, userId, clientOrderId, side: order.side, type: order.type, tif: order.tif, postOnly: order.postOnly, priceTicks, qtyLots: order.qtyLots, holdRef, heldMinor: reserve.amountMinor },
+      };
+      const outcome = this.apply(book, command);
+      book.pending.delete(orderId);
+      await outcome.committed;
+      if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
+      const placed = outcome.value.orders.find((o) => o.id === orderId)!;
+      return { order: placed, trades: outcome.value.trades, repeated: false };
+    } finally {
+      book.pending.delete(orderId);
+    }
+  }
+
+  async cancel(userId: string, symbol: string, orderId: string): Promise<MarketOrder> {
+    const book = this.bookOf(symbol);
+    this.assertRunning(book);
+    const outcome = this.apply(book, { type: 'cancel', atMs: this.o.clock.nowMs(), orderId, userId });
+    await outcome.committed;
+    if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
+    return outcome.value.orders.find((o) => o.id === orderId)!;
+  }
+
+  /** Cancels all of a user's open orders on one instrument, or on every one. */
+  async cancelAll(userId: string, symbol: string | null): Promise<Array<{ symbol: string; order: MarketOrder }>> {
+    const books = symbol === null ? [...this.books.values()] : [this.bookOf(symbol)];
+    const results = await Promise.all(
+      books
+        .filter((b) => b.market.book.ordersOf(userId).length > 0)
+        .map(async (book) => {
+          this.assertRunning(book);
+          const outcome = this.apply(book, { type: 'cancel_all', atMs: this.o.clock.nowMs(), userId });
+          await outcome.committed;
+          return outcome.value.orders.map((order) => ({ symbol: book.symbol, order }));
+        }),
+    );
+    return results.flat();
+  }
+
+  /** A smaller quantity keeps the order's place; a new price is a new place (and may trade). */
+  async amend(userId: string, symbol: string, orderId: string, change: { qtyLots?: number; priceTicks?: number }): Promise<{ order: MarketOrder; trades: Trade[] }> {
+    const book = this.bookOf(symbol);
+    this.assertRunning(book);
+    const current = book.market.open.get(orderId);
+    // Refusals that need no funds come first: they must never leave a hold behind.
+    const problem = checkAmend(book.market.instrument, current, { userId, ...change });
+    if (problem) throw new OrderRejected(problem);
+    let extraHold: { ref: string; amountMinor: bigint } | undefined;
+    // A buy at a higher price may need more reserved: the difference is held first, and joins
+    // the order's hold when the amendment applies (a sell's reserve is its quantity, unchanged).
+    if (current && current.userId === userId && current.side === 'buy' && change.priceTicks !== undefined && change.priceTicks !== current.priceTicks) {
+      const instrument = book.market.instrument;
+      const remaining = (change.qtyLots ?? current.qtyLots) - current.filledLots;
+      const need = reserveOf(instrument, 'buy', change.priceTicks, Math.max(remaining, 1));
+      const extraMinor = need.amountMinor - current.heldMinor;
+      if (extraMinor > 0n) {
+        const walletId = await this.walletId(userId, need.currency, false);
+        const ref = `xo:${orderId}:amend:${uuidv7(this.o.clock.nowMs())}`;
+        // Marked before the first await, like a new order's hold: a sweep meanwhile keeps it.
+        book.pendingHolds.add(ref);
+        try {
+          await this.o.ledger.execute([{ type: 'hold', ref, accountId: walletId!, currency: need.currency, amountMinor: extraMinor, owner: ownerOf(symbol), memo: `amend order ${orderId} on ${symbol}` }]);
+        } catch (error) {
+          book.pendingHolds.delete(ref);
+          if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS') throw this.shortOf(need.currency, extraMinor, instrument, 'more ');
+          throw error;
+        }
+        extraHold = { ref, amountMinor: extraMinor };
+        if (this.stopped || book.broken) {
+          await this.o.ledger.execute([{ type: 'release', ref: `${ref}/release`, holdRef: ref, memo: 'amendment not applied: the book was restarting' }]);
+          book.pendingHolds.delete(ref);
+          this.assertRunning(book);
+        }
+      }
+    }
+    const outcome = this.apply(book, { type: 'amend', atMs: this.o.clock.nowMs(), orderId, userId, ...change, ...(extraHold ? { extraHold } : {}) });
+    // Applied: the journal entry names the extra hold now, so a rebuild accounts for it.
+    if (extraHold) book.pendingHolds.delete(extraHold.ref);
+    await outcome.committed;
+    if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
+    return { order: outcome.value.orders.find((o) => o.id === orderId)!, trades: outcome.value.trades };
+  }
+
+  async setHalted(symbol: string, halted: boolean): Promise<Instrument> {
+    const book = this.bookOf(symbol);
+    this.assertRunning(book);
+    if ((book.market.instrument.status === 'halted') === halted) return book.market.instrument;
+    const outcome = this.apply(book, { type: halted ? 'halt' : 'resume', atMs: this.o.clock.nowMs() });
+    await outcome.committed;
+    return book.market.instrument;
+  }
+
+  /**
+   * Applies a command to the book now and queues its commit. The result is known at once;
+   * `committed` settles when it is durable (or rejects: nothing of it was written).
+   */
+  private apply(book: Book, command: MarketCommand): { value: Outcome; committed: Promise<void> } {
+    const outcome = book.market.apply(command);
+    let entry: ChainEntry | null = null;
+    const candles: Candle[] = [];
+    if (outcome.rejection === null) {
+      const e = { seq: book.market.seq, atMs: command.atMs, type: command.type, payload: encodePayload(command) };
+      const hash = entryHash(book.lastHash, e);
+      entry = { ...e, prevHash: book.lastHash, hash };
+      book.lastHash = hash;
+      for (const trade of outcome.trades) {
+        const candle = this.candleFor(book, trade);
+        if (candles.at(-1) !== candle) candles.push(candle);
+      }
+    }
+    const committed = this.committer.submit({ book, epoch: book.epoch, entry, outcome, candles: candles.map((c) => ({ ...c })) });
+    return { value: outcome, committed };
+  }
+
+  private candleFor(book: Book, trade: Trade): Candle {
+    const minuteMs = trade.atMs - (trade.atMs % 60_000);
+    let c = book.candle;
+    if (c === null || c.minuteMs !== minuteMs) {
+      c = { minuteMs, openTicks: trade.priceTicks, highTicks: trade.priceTicks, lowTicks: trade.priceTicks, closeTicks: trade.priceTicks, volumeLots: 0, trades: 0 };
+      book.candle = c;
+    }
+    c.highTicks = Math.max(c.highTicks, trade.priceTicks);
+    c.lowTicks = Math.min(c.lowTicks, trade.priceTicks);
+    c.closeTicks = trade.priceTicks;
+    c.volumeLots += trade.qtyLots;
+    c.trades += 1;
+    return c;
+  }
+
+  // --- funds ----------------------------------------------------------------------------------
+
+  private async walletId(userId: string, currency: string, open: boolean, tx?: LedgerExecutor): Promise<string | undefined> {
+    const key = `${userId}\n${currency}`;
+    const cached = this.wallets.get(key);
+    if (cached) return cached;
+    const wallet = open && !tx ? (await this.o.ledger.openWallet(userId, currency)).account : await this.o.ledger.walletOf(userId, currency, tx);
+    if (wallet) this.wallets.set(key, wallet.id);
+    return wallet?.id;
+  }
+
+  private shortOf(currency: string, amountMinor: bigint, instrument: Instrument, more = '', have?: bigint): AppError {
+    const scale = currency === instrument.base ? instrument.baseScale : instrument.quoteScale;
+    const tail = have === undefined ? '' : `; you have ${formatAmount(have, scale)} available`;
+    return new AppError('INSUFFICIENT_FUNDS', `this order needs ${more}${formatAmount(amountMinor, scale)} ${currency} available in your ${currency} wallet${tail}`);
+  }
+
+  private async revenueId(currency: string, tx: LedgerExecutor): Promise<string> {
+    let id = this.revenue.get(currency);
+    if (!id) {
+      id = (await this.o.ledger.systemAccount('house_revenue', currency, tx)).id;
+      this.revenue.set(currency, id);
+    }
+    return id;
+  }
+
+  private async ledgerOpsOf(symbol: string, movements: readonly Movement[], tx: LedgerExecutor): Promise<LedgerOp[]> {
+    const owner = ownerOf(symbol);
+    const ops: LedgerOp[] = [];
+    const wallet = async (userId: string, currency: string) => {
+      const id = await this.walletId(userId, currency, false, tx);
+      if (!id) throw new Error(`no ${currency} wallet for ${userId}: an order's wallets are opened before it is placed`);
+      return id;
+    };
+    for (const m of movements) {
+      switch (m.kind) {
+        case 'hold':
+          ops.push({ type: 'hold', ref: m.ref, accountId: await wallet(m.userId, m.currency), currency: m.currency, amountMinor: m.amountMinor, owner, memo: `order ${m.orderId} on ${symbol}` });
+          break;
+        case 'release':
+          ops.push({ type: 'release', ref: m.ref, holdRef: m.holdRef });
+          break;
+        case 'capture':
+          ops.push({ type: 'capture', ref: m.ref, holdRef: m.holdRef, toAccountId: await wallet(m.toUserId, m.currency), amountMinor: m.amountMinor, memo: `trade on ${symbol}` });
+          break;
+        case 'fee':
+          ops.push({ type: 'transfer', ref: m.ref, debitAccountId: await wallet(m.fromUserId, m.currency), creditAccountId: await this.revenueId(m.currency, tx), currency: m.currency, amountMinor: m.amountMinor, owner, memo: `fee on ${symbol}` });
+          break;
+      }
+    }
+    return ops;
+  }
+
+  // --- commits --------------------------------------------------------------------------------
+
+  /** One transaction for the commands of many instruments, in the order they were applied. */
+  private async commitUnits(units: CommitUnit[]): Promise<CommitOutcome<void>[]> {
+    const outcomes: CommitOutcome<void>[] = units.map(() => ({ ok: true, value: undefined }));
+    for (let attempt = 1; ; attempt++) {
+      // A unit computed on a state that no longer stands (its book broke) is refused unwritten.
+      const live: number[] = [];
+      units.forEach((u, i) => {
+        if (u.epoch === -1) return; // a marker (stop): nothing to write
+        if (u.book.broken || u.epoch !== u.book.epoch) outcomes[i] = { ok: false, error: new AppError('NOT_READY', `the ${u.book.symbol} book restarted before this command was written: nothing of it was kept; send it again`) };
+        else live.push(i);
+      });
+      if (live.length === 0) return outcomes;
+      try {
+        const refused = await this.o.store.db.transaction().execute(async (tx) => {
+          const ledgerTx = tx as unknown as LedgerExecutor;
+          const opsPerUnit: LedgerOp[][] = [];
+          for (const i of live) {
+            const u = units[i]!;
+            opsPerUnit.push(u.sweep ? await this.sweepOps(u.book, u.sweep, ledgerTx) : await this.ledgerOpsOf(u.book.symbol, u.outcome.movements, ledgerTx));
+          }
+          const money = await this.o.ledger.executeEach(opsPerUnit, ledgerTx);
+          const failed = live.filter((_, k) => !money[k]!.ok);
+          if (failed.length > 0) {
+            for (const i of failed) {
+              const error = (money[live.indexOf(i)] as { ok: false; error: unknown }).error;
+              this.o.logger.error({ err: error, symbol: units[i]!.book.symbol }, 'the ledger refused a settlement the book had matched; the book is rebuilt from its journal');
+            }
+            // Roll the whole group back: the rest is written again without the broken books.
+            throw new SettlementRefused(failed);
+          }
+          await this.writeUnits(tx as unknown as ExchangeExecutor, live.map((i) => units[i]!), tx);
+          return [];
+        }).catch((error: unknown) => {
+          if (error instanceof SettlementRefused) return error.units;
+          throw error;
+        });
+        if (refused.length > 0) {
+          for (const i of refused) this.breakBook(units[i]!.book);
+          continue;
+        }
+        for (const i of live) this.afterCommit(units[i]!);
+        if (this.pokeAfterCommit) {
+          this.pokeAfterCommit = false;
+          this.o.events.poke();
+        }
+        return outcomes;
+      } catch (error) {
+        const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
+        if (retryable && attempt < MAX_ATTEMPTS) continue;
+        this.o.logger.error({ err: error }, 'an exchange commit failed; its books are rebuilt from their journals');
+        for (const i of live) this.breakBook(units[i]!.book);
+        for (const i of live) outcomes[i] = { ok: false, error };
+        return outcomes;
+      }
+    }
+  }
+
+  private async writeUnits(ex: ExchangeExecutor, units: readonly CommitUnit[], tx: import('kysely').Kysely<any>): Promise<void> {
+    const entries: Array<{ symbol: string; entry: ChainEntry }> = [];
+    const orders: StoredOrder[] = [];
+    const trades: Array<{ symbol: string; trade: Trade }> = [];
+    const candles: Array<{ symbol: string; candle: Candle }> = [];
+    const statuses: Array<{ symbol: string; status: Instrument['status'] }> = [];
+    for (const u of units) {
+      if (u.entry) entries.push({ symbol: u.book.symbol, entry: u.entry });
+      for (const o of u.outcome.orders) orders.push(storedOf(u.book.symbol, o));
+      for (const t of u.outcome.trades) trades.push({ symbol: u.book.symbol, trade: t });
+      for (const c of u.candles) candles.push({ symbol: u.book.symbol, candle: c });
+      if (u.entry && (u.entry.type === 'halt' || u.entry.type === 'resume')) statuses.push({ symbol: u.book.symbol, status: u.entry.type === 'halt' ? 'halted' : 'trading' });
+    }
+    await this.o.store.appendJournal(ex, entries);
+    await this.o.store.upsertOrders(ex, orders);
+    await this.o.store.insertTrades(ex, trades);
+    await this.o.store.upsertCandles(ex, lastPerMinute(candles));
+    for (const s of statuses) await this.o.store.setInstrumentStatus(ex, s.symbol, s.status);
+    for (const u of units) {
+      for (const t of u.outcome.trades) await this.o.events.append(tx, tradeEventOf(u.book.market.instrument, t));
+    }
+    if (trades.length > 0) this.pokeAfterCommit = true;
+  }
+
+  private afterCommit(unit: CommitUnit): void {
+    if (!unit.entry) return;
+    const book = unit.book;
+    const prevDepthSeq = book.lastDepthSeq;
+    if (unit.outcome.depth.length > 0) book.lastDepthSeq = unit.entry.seq;
+    const committed: Committed = { symbol: book.symbol, seq: unit.entry.seq, prevDepthSeq, outcome: unit.outcome, instrument: book.market.instrument };
+    for (const listener of this.listeners) {
+      try {
+        listener(committed);
+      } catch (error) {
+        this.o.logger.error({ err: error, symbol: book.symbol }, 'an exchange listener failed');
+      }
+    }
+  }
+
+  // --- rebuilding -----------------------------------------------------------------------------
+
+  private async load(instrument: Instrument): Promise<void> {
+    const book: Book = { symbol: instrument.symbol, market: new Market(instrument), lastHash: GENESIS_HASH, epoch: 0, broken: true, rebuilding: null, pending: new Set(), pendingHolds: new Set(), candle: null, lastDepthSeq: 0 };
+    this.books.set(instrument.symbol, book);
+    await this.rebuild(book, instrument);
+  }
+
+  /** The book as its journal has it; then a sweep of the holds it no longer backs. */
+  private async rebuild(book: Book, instrument: Instrument): Promise<void> {
+    const entries = await this.o.store.readJournal(this.o.store.db, book.symbol);
+    const check = verifyChain(entries);
+    if (!check.ok) throw new Error(`journal of ${book.symbol} is broken at seq ${check.seq}: ${check.reason}`);
+    const market = marketFromJournal(instrument, entries);
+    book.market = market;
+    book.lastHash = check.lastHash;
+    book.lastDepthSeq = market.seq;
+    book.candle = (await this.o.store.latestCandle(this.o.store.db, book.symbol)) ?? null;
+    book.epoch += 1;
+    book.broken = false;
+    // Holds the rebuilt book stands behind, and those of commands on their way to it.
+    const keep = new Set([...[...market.open.values()].map((o) => o.holdRef), ...[...book.pending].map((id) => `xo:${id}:h0`), ...book.pendingHolds]);
+    void this.committer.submit({ book, epoch: book.epoch, entry: null, outcome: emptyOutcome(), candles: [], sweep: { keep, cutoffId: uuidv7(this.o.clock.nowMs()) } }).catch((error: unknown) => {
+      this.o.logger.warn({ err: error, symbol: book.symbol }, 'sweeping unused holds failed; it runs again at the next start');
+    });
+  }
+
+  private breakBook(book: Book): void {
+    if (book.broken) return;
+    book.broken = true;
+    book.rebuilding = this.rebuild(book, book.market.instrument)
+      .catch((error: unknown) => this.o.logger.error({ err: error, symbol: book.symbol }, 'rebuilding the book failed; it stays stopped until the next start'))
+      .finally(() => {
+        book.rebuilding = null;
+      });
+  }
+
+  /**
+   * Releases pending holds of this book that no order stands behind (see the header): an order's
+   * hold that never reached the book, an amendment's extra hold that was never applied. Holds
+   * made after the rebuild (ids from `cutoffId` on) and those still on their way are left alone.
+   */
+  private async sweepOps(book: Book, sweep: { keep: Set<string>; cutoffId: string }, tx: LedgerExecutor): Promise<LedgerOp[]> {
+    const ops: LedgerOp[] = [];
+    for (const hold of await this.o.ledger.pendingHoldsOwnedBy(ownerOf(book.symbol), tx)) {
+      const parsed = /^xo:([0-9a-f-]{36}):(?:h\d+|amend:([0-9a-f-]{36}))$/.exec(hold.ref);
+      if (!parsed) continue;
+      const orderId = parsed[1]!;
+      if ((parsed[2] ?? orderId) >= sweep.cutoffId || sweep.keep.has(hold.ref)) continue;
+      if (book.pending.has(orderId) || book.pendingHolds.has(hold.ref) || book.market.open.get(orderId)?.holdRef === hold.ref) continue;
+      ops.push({ type: 'release', ref: `${hold.ref}/release`, holdId: hold.id, memo: 'order never reached the book' });
+    }
+    if (ops.length > 0) this.o.logger.info({ symbol: book.symbol, holds: ops.length }, 'released holds of orders that never reached the book');
+    return ops;
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  private bookOf(symbol: string): Book {
+    const book = this.books.get(symbol);
+    if (!book) throw new AppError('NOT_FOUND', `no instrument ${symbol}`);
+    return book;
+  }
+
+  private assertRunning(book: Book): void {
+    if (this.stopped) throw new AppError('NOT_READY', 'the exchange is stopping');
+    if (book.broken) throw new AppError('NOT_READY', `the ${book.symbol} book is being rebuilt; try again in a moment`);
+  }
+}
+
+/** A market as its journal has it (halts and resumes included). */
+function marketFromJournal(instrument: Instrument, entries: readonly ChainEntry[]): Market {
+  return replayMarket({ ...instrument, status: 'trading' }, entries.map((e) => decodePayload<MarketCommand>(e.payload)));
+}
+
+function ownerOf(symbol: string): string {
+  return `exchange:${symbol}`;
+}
+
+function emptyOutcome(): Outcome {
+  return { rejection: null, trades: [], orders: [], movements: [], depth: [] };
+}
+
+function storedOf(symbol: string, o: MarketOrder): StoredOrder {
+  const { holdRef: _h, heldMinor: _m, holdVersion: _v, ...rest } = o;
+  return { ...rest, symbol };
+}
+
+/** The last state of each (symbol, minute) in a group: one row each. */
+function lastPerMinute(candles: ReadonlyArray<{ symbol: string; candle: Candle }>): Array<{ symbol: string; candle: Candle }> {
+  const latest = new Map<string, { symbol: string; candle: Candle }>();
+  for (const c of candles) latest.set(`${c.symbol}\n${c.candle.minuteMs}`, c);
+  return [...latest.values()];
+}
+
+/** A fill, for both parties' notifications. */
+function tradeEventOf(i: Instrument, t: Trade): NewEvent {
+  return {
+    topic: 'exchange.trade.executed',
+    key: i.symbol,
+    payload: {
+      tradeId: t.id,
+      symbol: i.symbol,
+      base: i.base,
+      quote: i.quote,
+      price: formatAmount(BigInt(t.priceTicks) * i.tickMinor, i.quoteScale),
+      quantity: formatAmount(BigInt(t.qtyLots) * i.lotMinor, i.baseScale),
+      takerSide: t.takerSide,
+      makerUserId: t.makerUserId,
+      makerOrderId: t.makerOrderId,
+      makerFee: formatAmount(t.makerFeeMinor, i.quoteScale),
+      takerUserId: t.takerUserId,
+      takerOrderId: t.takerOrderId,
+      takerFee: formatAmount(t.takerFeeMinor, i.quoteScale),
+      atMs: t.atMs,
+    },
+  };
+}
+
+export type { Side };

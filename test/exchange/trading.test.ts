@@ -1,0 +1,64 @@
+// Trading end to end through the API, on both databases: orders rest and cross, fills settle
+// both sides in the ledger with fees to the house, cancels give the hold back, and the answers
+// carry the fills.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../support/databases.js';
+import { startTestNode, type TestNode } from '../support/gavel.js';
+import { openExchange, type Exchange } from '../support/exchange.js';
+import { expectProblem, ROOMY_LIMITS } from '../support/problems.js';
+
+for (const dialect of DIALECTS) {
+  describe(`trading on ${dialect}`, () => {
+    let t: TestNode;
+    let x: Exchange;
+
+    beforeAll(async () => {
+      t = await startTestNode(dialect, {}, { loginLimits: ROOMY_LIMITS });
+      x = await openExchange(t);
+    });
+    afterAll(async () => t?.close());
+
+    it('a resting sell and a crossing buy trade at the maker price; both wallets and the house settle', async () => {
+      const seller = await x.trader(0n, 100n);
+      const buyer = await x.trader(1_000_000n, 0n);
+      const ask = await x.order(seller, { side: 'sell', type: 'limit', price: '50.00', quantity: '10' });
+      expect(ask.status, ask.text).toBe(201);
+      expect(ask.body.order).toMatchObject({ status: 'open', remainingQuantity: '10', filledQuantity: '0' });
+      expect(await x.wallet(seller, x.symbol.split('-')[0]!)).toMatchObject({ held: '10', available: '90' });
+
+      const bid = await x.order(buyer, { side: 'buy', type: 'limit', price: '51.00', quantity: '4' });
+      expect(bid.status, bid.text).toBe(201);
+      expect(bid.body.order).toMatchObject({ status: 'filled', filledQuantity: '4', averagePrice: '50.00', fees: '0.40' });
+      expect(bid.body.fills).toEqual([expect.objectContaining({ side: 'buy', liquidity: 'taker', price: '50.00', quantity: '4', fee: '0.40' })]);
+      // Buyer: 200.00 + 0.40 fee paid, nothing held any more.
+      expect(await x.wallet(buyer, 'USD')).toMatchObject({ posted: '9799.60', held: '0.00' });
+      expect(await x.wallet(buyer, x.symbol.split('-')[0]!)).toMatchObject({ posted: '4' });
+      // Seller: 200.00 less 0.20 maker fee; 6 still held for the rest of the order.
+      expect(await x.wallet(seller, 'USD')).toMatchObject({ posted: '199.80' });
+      expect(await x.wallet(seller, x.symbol.split('-')[0]!)).toMatchObject({ posted: '96', held: '6' });
+
+      const depth = await t.call('GET', `/api/exchange/instruments/${x.symbol}/depth`);
+      expect(depth.body.asks[0]).toEqual(['50.00', '6', 1]);
+      const check = await t.call('GET', '/api/ledger/check', { token: x.admin });
+      expect(check.body.violations).toEqual([]);
+    });
+
+    it('cancel gives the hold back; a second cancel is refused', async () => {
+      const buyer = await x.trader(100_000n, 0n);
+      const placed = await x.order(buyer, { side: 'buy', type: 'limit', price: '10.00', quantity: '5' });
+      expect(placed.status, placed.text).toBe(201);
+      expect(await x.wallet(buyer, 'USD')).toMatchObject({ held: '50.10' });
+      const cancel = await t.call('DELETE', `/api/exchange/orders/${placed.body.order.id}`, { token: buyer.token });
+      expect(cancel.status, cancel.text).toBe(200);
+      expect(cancel.body).toMatchObject({ status: 'cancelled', cancelReason: 'user' });
+      expect(await x.wallet(buyer, 'USD')).toMatchObject({ held: '0.00', available: '1000.00' });
+      expectProblem(await t.call('DELETE', `/api/exchange/orders/${placed.body.order.id}`, { token: buyer.token }), 409, 'ORDER_NOT_OPEN');
+    });
+
+    it('a buy without the funds is refused before anything is held', async () => {
+      const poor = await x.trader(1_000n, 0n);
+      expectProblem(await x.order(poor, { side: 'buy', type: 'limit', price: '10.00', quantity: '5' }), 409, 'INSUFFICIENT_FUNDS');
+      expect(await x.wallet(poor, 'USD')).toMatchObject({ held: '0.00', available: '10.00' });
+    });
+  });
+}
