@@ -4,13 +4,10 @@
 // so this load generator does not share the server's event loop; everything goes through the
 // HTTP API over keep-alive connections. A baseline in the same run (the same clients on GET /up,
 // then on an authenticated auction page) shows the HTTP stack's own ceiling beside the figure.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import http from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
+import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep, startServer, stopServer, tail, type Server } from './support.js';
 
 const SECONDS = Number(process.env.BIDS_SECONDS ?? 20);
 const MAX_BIDS = Number(process.env.BIDS_MAX ?? 200_000);
@@ -39,34 +36,11 @@ const LOGINS_PER_ADDRESS = 25;
 
 // --- measuring ------------------------------------------------------------------------------
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
 const cents = (text: string) => Math.round(Number(text) * 100);
 const usd = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 const sortedOf = (xs: number[]) => Float64Array.from(xs).sort();
 const pLine = (xs: Float64Array) => `p50 ${fmt(percentile(xs, 50), 1)} ms, p99 ${fmt(percentile(xs, 99), 1)} ms`;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
-}
 
 interface Sched {
   /** Time on a CPU and waiting for one (runnable, not running), in ns. */
@@ -147,119 +121,8 @@ interface Answer {
   text: string;
 }
 
-class Client {
-  readonly agent: http.Agent;
-  constructor(
-    readonly port: number,
-    sockets: number,
-    localAddress?: string,
-  ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, ...(localAddress && { localAddress }) });
-  }
-
-  request(method: string, path: string, options: { token?: string; json?: unknown } = {}): Promise<Answer> {
-    return sharedRequest(`http://127.0.0.1:${this.port}`, method, path, { ...options, agent: this.agent, timeoutMs: REQUEST_TIMEOUT_MS });
-  }
-
-  /** A request that must answer `status`; its body. */
-  async ok(method: string, path: string, status: number, options: { token?: string; json?: unknown } = {}): Promise<any> {
-    const res = await this.request(method, path, options);
-    if (res.status !== status) throw new Error(`${method} ${path}: expected ${status}, got ${res.status}: ${res.text.slice(0, 500)}`);
-    return res.body;
-  }
-
-  /**
-   * Opens `sockets` keep-alive connections before anything is measured: bidders stay
-   * connected, and connection set-up under load (a SYN dropped from a full accept queue is
-   * retried a second later) would otherwise land in the first measured requests.
-   */
-  async warmUp(sockets: number): Promise<void> {
-    await Promise.all(Array.from({ length: sockets }, () => this.ok('GET', '/up', 200)));
-    const open = Object.values(this.agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
-    if (open < sockets) console.log(`  warm-up: only ${open} of ${sockets} connections stayed open`);
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
-/** Runs `task(i)` for i in [0, n) with `inFlight` at a time. */
-async function forEach(n: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, inFlight) }, worker));
-}
-
 // --- the server -------------------------------------------------------------------------------
 
-interface Server {
-  child: ChildProcess;
-  pid: number;
-  port: number;
-  logFile: string;
-}
-
-/**
- * `gavel start` from source, as tests run it, with its log in a file: the default level writes
- * a line per request, and reading that through a pipe would cost this process CPU.
- */
-async function startServer(dataDir: string): Promise<Server> {
-  const logFile = join(dataDir, '..', 'gavel.log');
-  const fd = openSync(logFile, 'w');
-  const env = childEnv({ GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, ...(LOG_LEVEL && { GAVEL_LOG_LEVEL: LOG_LEVEL }) });
-  const profile = SERVER_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', SERVER_PROFILE_DIR] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const server = { child, pid: child.pid!, port: 0, logFile };
-  const began = Date.now();
-  while (Date.now() - began < READY_TIMEOUT_MS) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gavel exited (code ${child.exitCode}, signal ${child.signalCode}) before listening:\n${tail(logFile)}`);
-    const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(readFileSync(logFile, 'utf8'));
-    if (match) return { ...server, port: Number(match[1]) };
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`gavel did not listen within ${READY_TIMEOUT_MS} ms:\n${tail(logFile)}`);
-}
-
-async function stopServer(server: Server): Promise<string> {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return `had already exited (code ${child.exitCode}, signal ${child.signalCode})`;
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`exited with code ${code}${signal ? `, signal ${signal}` : ''}`)));
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), EXIT_TIMEOUT_MS)));
-  const how = await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  if (how !== 'timeout') return how;
-  child.kill('SIGKILL');
-  return `did not stop within ${EXIT_TIMEOUT_MS} ms of SIGTERM: killed (${await exited})`;
-}
-
-/** The server log's size and its warnings and errors (pino level ≥ 40). */
-async function logSummary(file: string): Promise<string> {
-  let warnings = 0;
-  let first = '';
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    const level = /^\{"level":(\d+)/.exec(line);
-    if (level && Number(level[1]) >= 40) {
-      warnings++;
-      first ||= line.slice(0, 400);
-    }
-  }
-  return `server log ${fmt(statSync(file).size / 1e6, 1)} MB, ${warnings} warnings/errors${first ? `; the first: ${first}` : ''}`;
-}
-
-function tail(file: string, lines = 20): string {
-  if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-}
-
-/** TcpExtListenOverflows from /proc/net/netstat (system-wide), or 0 when unreadable. */
 function listenOverflows(): number {
   try {
     const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
@@ -271,7 +134,6 @@ function listenOverflows(): number {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Sum and count of the server's own request-duration histogram for one route and status. */
 async function serverTiming(client: Client, route: string, method: string, status: number): Promise<{ sum: number; count: number; lagP99: number }> {
@@ -623,7 +485,7 @@ const cleanUp = async () => {
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 try {
-  server = await startServer(join(dir, 'data'));
+  server = await startServer(join(dir, 'data'), { env: { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, ...(LOG_LEVEL && { GAVEL_LOG_LEVEL: LOG_LEVEL }) }, profileDir: SERVER_PROFILE_DIR });
   console.log(`  gavel pid ${server.pid} on 127.0.0.1:${server.port}, embedded SQLite in ${dir}/data, log in ${server.logFile}`);
   client = new Client(server.port, CONCURRENCY);
   const market = await setUp(server, client);
