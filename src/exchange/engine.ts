@@ -127,7 +127,7 @@ export class ExchangeEngine {
   private readonly wallets = new Map<string, string>();
   private readonly revenue = new Map<string, string>();
   /** Client order ids being placed right now, so a quick repeat waits for the first. */
-  private readonly placing = new Map<string, Promise<PlaceResult>>();
+  private readonly placing = new Map<string, { symbol: string; request: OrderRequest; run: Promise<PlaceResult> }>();
   private stopped = false;
   private pokeAfterCommit = false;
 
@@ -199,10 +199,13 @@ export class ExchangeEngine {
     if (clientOrderId !== null) {
       const key = `${userId}\n${clientOrderId}`;
       const inFlight = this.placing.get(key);
-      if (inFlight) return inFlight.then((r) => ({ ...r, repeated: true }));
+      if (inFlight) {
+        assertSameOrder(clientOrderId, { symbol: inFlight.symbol, ...inFlight.request }, { symbol, ...request });
+        return inFlight.run.then((r) => ({ ...r, repeated: true }));
+      }
       // Claimed before the first await: a repeat arriving while the store is read waits for this one.
       const run = this.placeOnce(book, userId, request, clientOrderId);
-      this.placing.set(key, run);
+      this.placing.set(key, { symbol, request, run });
       try {
         return await run;
       } finally {
@@ -214,6 +217,7 @@ export class ExchangeEngine {
 
   private async placeOnce(book: Book, userId: string, request: OrderRequest, clientOrderId: string): Promise<PlaceResult> {
     const stored = await this.o.store.findOrderByClientId(this.o.store.db, userId, clientOrderId);
+    if (stored) assertSameOrder(clientOrderId, { symbol: stored.symbol, side: stored.side, type: stored.type, timeInForce: stored.tif, postOnly: stored.postOnly }, { symbol: book.symbol, ...request });
     if (stored) return { order: { ...stored, holdRef: '', heldMinor: 0n, holdVersion: 0 }, trades: [], repeated: true, stored };
     return this.placeNew(book, userId, request, clientOrderId);
   }
@@ -541,7 +545,11 @@ export class ExchangeEngine {
     await this.rebuild(book, instrument);
   }
 
-  /** The book as its journal has it; then a sweep of the holds it no longer backs. */
+  /**
+   * The book as its journal has it; then a sweep of the holds it no longer backs. Trading
+   * resumes at once (the sweep commits in order behind it); the promise settles after the
+   * sweep, so at start holds of orders lost in a crash are back before the node is ready.
+   */
   private async rebuild(book: Book, instrument: Instrument): Promise<void> {
     const entries = await this.o.store.readJournal(this.o.store.db, book.symbol);
     const check = verifyChain(entries);
@@ -555,7 +563,7 @@ export class ExchangeEngine {
     book.broken = false;
     // Holds the rebuilt book stands behind, and those of commands on their way to it.
     const keep = new Set([...[...market.open.values()].map((o) => o.holdRef), ...[...book.pending].map((id) => `xo:${id}:h0`), ...book.pendingHolds]);
-    void this.committer.submit({ book, epoch: book.epoch, entry: null, outcome: emptyOutcome(), candles: [], sweep: { keep, cutoffId: uuidv7(this.o.clock.nowMs()) } }).catch((error: unknown) => {
+    await this.committer.submit({ book, epoch: book.epoch, entry: null, outcome: emptyOutcome(), candles: [], sweep: { keep, cutoffId: uuidv7(this.o.clock.nowMs()) } }).catch((error: unknown) => {
       this.o.logger.warn({ err: error, symbol: book.symbol }, 'sweeping unused holds failed; it runs again at the next start');
     });
   }
@@ -600,6 +608,19 @@ export class ExchangeEngine {
   private assertRunning(book: Book): void {
     if (this.stopped) throw new AppError('NOT_READY', 'the exchange is stopping');
     if (book.broken) throw new AppError('NOT_READY', `the ${book.symbol} book is being rebuilt; try again in a moment`);
+  }
+}
+
+type OrderIdentity = { symbol: string; side: Side; type: string; timeInForce: string; postOnly: boolean };
+
+/**
+ * A repeated client order id must name the same order. Price and quantity are left out: an
+ * amendment changes them, and a retry sent after an amendment is still a retry.
+ */
+function assertSameOrder(clientOrderId: string, first: OrderIdentity, again: OrderIdentity): void {
+  const differs = (['symbol', 'side', 'type', 'timeInForce', 'postOnly'] as const).filter((k) => first[k] !== again[k]);
+  if (differs.length > 0) {
+    throw new AppError('CLIENT_ORDER_ID_REUSED', `clientOrderId ${clientOrderId} was used for another order (its ${differs.join(', ')} differ): choose a new id for a new order`, { errors: [{ in: 'body', field: 'clientOrderId', message: 'names a different order' }] });
   }
 }
 

@@ -164,16 +164,24 @@ export function exchangeRoutes(app: HttpServer, service: ExchangeService, deps: 
       schema: {
         ...tags,
         security: bearer,
-        summary: 'My fills, newest first',
-        querystring: Type.Object({ symbol: Type.Optional(SymbolText), before: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601: fills before this time' })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })) }, { additionalProperties: false }),
+        summary: 'My fills, newest first, a page at a time (pass nextCursor back as cursor)',
+        querystring: Type.Object(
+          {
+            symbol: Type.Optional(SymbolText),
+            before: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601: only fills before this time' })),
+            cursor: Type.Optional(Type.String({ maxLength: 200 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Loose, ...problemResponses(400, 401, 404) },
       },
     },
     async (req) => {
       const me = requirePrincipal(req.principal);
       const before = req.query.before === undefined ? undefined : timeOf(req.query.before, 'before');
-      const fills = await service.myTrades(req.principal, { limit: req.query.limit ?? 50, ...(req.query.symbol && { symbol: req.query.symbol }), ...(before !== undefined && { before }) });
-      return { items: fills.map((f) => myTradeJson(service.instrument(f.symbol), f.trade, me.userId)) };
+      const page = await service.myTrades(req.principal, { limit: req.query.limit ?? 50, ...(req.query.symbol && { symbol: req.query.symbol }), ...(before !== undefined && { before }), ...(req.query.cursor !== undefined && { cursor: req.query.cursor }) });
+      return { items: page.items.map((f) => myTradeJson(service.instrument(f.symbol), f.trade, me.userId)), nextCursor: page.nextCursor };
     },
   );
 

@@ -9,7 +9,8 @@ import type { Clock } from '../platform/clock.js';
 import type { LedgerService } from '../ledger/service.js';
 import { DEFAULT_PROTECTION_BPS, checkListing, priceTicksOf, quantityLotsOf, type Instrument, type MarketOrder, type OrderRequest, type Side, type TimeInForce, type Trade } from './model.js';
 import { OrderRejected, type ExchangeEngine } from './engine.js';
-import type { Candle, ExchangeStore, StoredOrder } from './store.js';
+import type { Candle, ExchangeStore, StoredOrder, TradeKey } from './store.js';
+import { decodeCursor, pageOf, type Page } from '../platform/pagination.js';
 
 export interface ListingRequest {
   symbol?: string;
@@ -203,10 +204,13 @@ export class ExchangeService {
     return { order: { ...result.order, symbol: found.order.symbol }, trades: result.trades, instrument };
   }
 
-  async myTrades(caller: Principal | null, q: { symbol?: string; before?: number; limit: number }): Promise<Array<{ symbol: string; trade: Trade }>> {
+  /** My fills, newest first, a page at a time (keyset cursor over time, symbol and trade seq). */
+  async myTrades(caller: Principal | null, q: { symbol?: string; before?: number; cursor?: string; limit: number }): Promise<Page<{ symbol: string; trade: Trade }>> {
     const me = requirePrincipal(caller);
     if (q.symbol) this.instrument(q.symbol);
-    return this.store.listTradesOf(this.store.db, { userId: me.userId, limit: q.limit, ...(q.symbol && { symbol: q.symbol }), ...(q.before !== undefined && { beforeAtMs: q.before }) });
+    const after = q.cursor === undefined ? undefined : tradeKeyOf(decodeCursor(q.cursor, (k) => tradeKeyOf(k) !== null));
+    const rows = await this.store.listTradesOf(this.store.db, { userId: me.userId, limit: q.limit + 1, ...(q.symbol && { symbol: q.symbol }), ...(q.before !== undefined && { beforeAtMs: q.before }), ...(after && { after }) });
+    return pageOf(rows, q.limit, (r) => `${r.trade.atMs}|${r.symbol}|${r.trade.seq}`);
   }
 
   // --- market data ---
@@ -321,4 +325,10 @@ export function candleJson(i: Instrument, c: Candle) {
     volume: quantityText(i, c.volumeLots),
     trades: c.trades,
   };
+}
+
+/** A fills cursor's key, `atMs|SYMBOL|seq`, or null when it is not one. */
+function tradeKeyOf(key: string): TradeKey | null {
+  const m = /^(\d{1,15})\|([A-Z0-9]{1,12}-[A-Z0-9]{1,12})\|(\d{1,15})$/.exec(key);
+  return m ? { atMs: Number(m[1]), symbol: m[2]!, seq: Number(m[3]) } : null;
 }

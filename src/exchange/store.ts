@@ -6,6 +6,13 @@ import { toNumber, type Database } from '../platform/db/database.js';
 import type { ChainEntry } from '../platform/journal/hash-chain.js';
 import type { Instrument, MarketOrder, Trade } from './model.js';
 
+/** Where a page of someone's fills ends: the last fill's time, symbol and trade seq. */
+export interface TradeKey {
+  atMs: number;
+  symbol: string;
+  seq: number;
+}
+
 type Int = bigint | number;
 
 interface InstrumentsTable {
@@ -278,17 +285,32 @@ export class ExchangeStore {
     }
   }
 
-  /** Trades a user took part in (either side), newest first. */
-  async listTradesOf(ex: ExchangeExecutor, q: { userId: string; symbol?: string; beforeAtMs?: number; limit: number }): Promise<Array<{ symbol: string; trade: Trade }>> {
+  /**
+   * Trades a user took part in (either side), newest first: by time, then symbol, then the
+   * instrument's trade seq — a total order, so `after` (the last key of a page) pages without
+   * gaps or repeats even when many fills share a millisecond. Fetches up to `limit` rows.
+   */
+  async listTradesOf(ex: ExchangeExecutor, q: { userId: string; symbol?: string; beforeAtMs?: number; after?: TradeKey; limit: number }): Promise<Array<{ symbol: string; trade: Trade }>> {
     const side = (column: 'maker_user_id' | 'taker_user_id') => {
       let query = ex.selectFrom('exchange_trades').selectAll().where(column, '=', q.userId);
       if (q.symbol) query = query.where('symbol', '=', q.symbol);
       if (q.beforeAtMs !== undefined) query = query.where('at_ms', '<', q.beforeAtMs);
-      return query.orderBy('at_ms', 'desc').limit(q.limit).execute();
+      const after = q.after;
+      if (after) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('at_ms', '<', after.atMs),
+            eb.and([eb('at_ms', '=', after.atMs), eb('symbol', '<', after.symbol)]),
+            eb.and([eb('at_ms', '=', after.atMs), eb('symbol', '=', after.symbol), eb('seq', '<', after.seq)]),
+          ]),
+        );
+      }
+      return query.orderBy('at_ms', 'desc').orderBy('symbol', 'desc').orderBy('seq', 'desc').limit(q.limit).execute();
     };
     const rows = [...(await side('maker_user_id')), ...(await side('taker_user_id'))];
-    rows.sort((a, b) => toNumber(b.at_ms) - toNumber(a.at_ms) || (a.id < b.id ? 1 : -1));
-    return rows.slice(0, q.limit).map((r) => ({ symbol: r.symbol, trade: toTrade(r) }));
+    const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+    unique.sort((a, b) => toNumber(b.at_ms) - toNumber(a.at_ms) || (a.symbol < b.symbol ? 1 : a.symbol > b.symbol ? -1 : 0) || toNumber(b.seq) - toNumber(a.seq));
+    return unique.slice(0, q.limit).map((r) => ({ symbol: r.symbol, trade: toTrade(r) }));
   }
 
   /** The instrument's latest trades, newest first. */

@@ -71,6 +71,9 @@ export const PROBLEM_CODES = {
   IMAGE_LIMIT_REACHED: { status: 409, title: 'The lot has as many images as it may' },
   IMAGE_TOO_LARGE: { status: 413, title: 'The image is too large' },
   IMAGE_TYPE_UNSUPPORTED: { status: 415, title: 'The file is not a JPEG, PNG or WebP image' },
+  PRODUCT_ARCHIVED: { status: 409, title: 'The product is archived and can no longer change' },
+  STOCK_BELOW_RESERVED: { status: 409, title: 'The stock cannot fall below the units reserved' },
+  RESERVATION_NOT_ACTIVE: { status: 409, title: 'The reservation was released or refused' },
   // auctions
   AUCTION_EXISTS: { status: 409, title: 'The auction exists already' },
   AUCTION_NOT_OPEN: { status: 409, title: 'The auction is not open for bids yet' },
@@ -110,6 +113,7 @@ export const PROBLEM_CODES = {
   ORDER_NOT_OPEN: { status: 409, title: 'The order is no longer open' },
   AMEND_NOTHING: { status: 422, title: 'The amendment changes nothing' },
   AMEND_NOT_SMALLER: { status: 422, title: 'An amendment may only lower the quantity' },
+  CLIENT_ORDER_ID_REUSED: { status: 409, title: 'That client order id names a different order' },
   // orders
   ORDER_STATE: { status: 409, title: 'The order is not in a state that allows this' },
   NOT_READY: { status: 503, title: 'Not ready' },

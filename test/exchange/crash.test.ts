@@ -148,19 +148,18 @@ class Market {
     return all;
   }
 
-  /** Fills page by time, and fills of one sweep share a millisecond: overlap pages by one ms and drop repeats. */
   async fills(t: Trader): Promise<Map<string, any>> {
     const seen = new Map<string, any>();
-    let before: string | undefined;
-    for (;;) {
-      const page = await this.api.ok('GET', `/api/exchange/fills?symbol=${this.symbol}&limit=200${before ? `&before=${encodeURIComponent(before)}` : ''}`, t.token);
-      const items = page.items as any[];
-      const fresh = items.filter((f) => !seen.has(f.id));
-      for (const f of fresh) seen.set(f.id, f);
-      if (items.length < 200) return seen;
-      expect(fresh.length, 'a page of fills brought nothing new: 200 fills in one millisecond').toBeGreaterThan(0);
-      before = new Date(Date.parse(items.at(-1).at) + 1).toISOString();
-    }
+    let cursor: string | null = null;
+    do {
+      const page: any = await this.api.ok('GET', `/api/exchange/fills?symbol=${this.symbol}&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, t.token);
+      for (const f of page.items) {
+        expect(seen.has(f.id), `fill ${f.id} on two pages`).toBe(false);
+        seen.set(f.id, f);
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return seen;
   }
 
   async statement(t: Trader, currency: string): Promise<any[]> {

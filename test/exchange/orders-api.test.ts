@@ -9,7 +9,7 @@ import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type Answer, type TestNode } from '../support/gavel.js';
 import { openExchange, type Exchange } from '../support/exchange.js';
 import type { Person } from '../support/auctions.js';
-import { expectProblem, ROOMY_LIMITS } from '../support/problems.js';
+import { expectProblem, fieldsAtFault, ROOMY_LIMITS } from '../support/problems.js';
 
 const MINUTE = 60_000;
 /** Just past a whole minute: a scenario's trades share one candle until it moves the clock. */
@@ -423,6 +423,24 @@ for (const dialect of DIALECTS) {
         expect((await depth()).bids).toEqual([['10.00', '5', 1]]);
       });
 
+      it('a clientOrderId sent again for a different order (side, type, symbol…) is refused with CLIENT_ORDER_ID_REUSED, nothing placed', async () => {
+        const me = await trader();
+        const first = await x.order(me, { side: 'buy', type: 'limit', price: '10.00', quantity: '5', clientOrderId: 'reused-1' });
+        expect(first.status, first.text).toBe(201);
+        const otherSide = await x.order(me, { side: 'sell', type: 'limit', price: '10.00', quantity: '5', clientOrderId: 'reused-1' });
+        expectProblem(otherSide, 409, 'CLIENT_ORDER_ID_REUSED');
+        expect(fieldsAtFault(otherSide)).toEqual(['clientOrderId']);
+        const postOnly = await x.order(me, { side: 'buy', type: 'limit', price: '10.00', quantity: '5', postOnly: true, clientOrderId: 'reused-1' });
+        expectProblem(postOnly, 409, 'CLIENT_ORDER_ID_REUSED');
+        // A retry after an amendment is still a retry: price and quantity are not compared.
+        expect((await amend(me, first.body.order.id, { quantity: '4' })).status).toBe(200);
+        const retry = await x.order(me, { side: 'buy', type: 'limit', price: '10.00', quantity: '5', clientOrderId: 'reused-1' });
+        expect(retry.status, retry.text).toBe(200);
+        expect(retry.body).toMatchObject({ repeated: true, order: { id: first.body.order.id, quantity: '4' } });
+        expect((await openOrders(me)).map((o) => o.id)).toEqual([first.body.order.id]);
+        expect(await units(me)).toMatchObject({ held: '0' });
+      });
+
       it('an Idempotency-Key repeated returns the first answer and places nothing more', async () => {
         const me = await trader();
         const send = () => t.call('POST', '/api/exchange/orders', { token: me.token, headers: { 'idempotency-key': 'order-key-1' }, json: { symbol: x.symbol, side: 'buy', type: 'limit', price: '10.00', quantity: '5' } });
@@ -438,6 +456,29 @@ for (const dialect of DIALECTS) {
     });
 
     describe('reads', () => {
+      it('my fills page by cursor: twelve fills of one order (one millisecond) come once each, newest first, over pages of five', async () => {
+        const maker = await trader();
+        const taker = await trader();
+        for (let i = 0; i < 12; i++) await limit(maker, 'sell', '10.00', '1');
+        const bid = await limit(taker, 'buy', '10.00', '12');
+        expect(bid.fills).toHaveLength(12);
+        const pages: any[][] = [];
+        let cursor: string | null = null;
+        do {
+          const res = await t.call('GET', `/api/exchange/fills?symbol=${x.symbol}&limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: taker.token });
+          expect(res.status, res.text).toBe(200);
+          pages.push(res.body.items);
+          cursor = res.body.nextCursor;
+        } while (cursor);
+        expect(pages.map((p) => p.length)).toEqual([5, 5, 2]);
+        const ids = pages.flat().map((f) => f.id);
+        const seqOf = (id: string) => Number(id.split(':')[1]);
+        expect(ids).toEqual(bid.fills.map((f: any) => f.id).sort((a: string, b: string) => seqOf(b) - seqOf(a)));
+        const badCursor = await t.call('GET', '/api/exchange/fills?cursor=not-a-cursor', { token: taker.token });
+        expectProblem(badCursor, 400, 'VALIDATION');
+        expect(fieldsAtFault(badCursor)).toEqual(['cursor']);
+      });
+
       it('orders, open orders and fills: each party sees its own side, liquidity and fee; nobody sees another’s order', async () => {
         const maker = await trader();
         const taker = await trader();
