@@ -84,7 +84,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const { deliver = config.roles.has('worker'), ...relayOptions } = options.outbox ?? {};
   const bus = createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
-  const catalog = createCatalogModule(ctx, { idempotency });
+  const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
   const notifications = createNotificationsModule(ctx, { bus });
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.

@@ -1,5 +1,6 @@
-// HTTP for the catalog: the category tree under /api/categories, lots under /api/lots, and
-// lot images (multipart upload, served from /api/images/{id} with long-lived caching).
+// HTTP for the catalog: the category tree under /api/categories, lots under /api/lots, lot
+// images (multipart upload, served from /api/images/{id} with long-lived caching), and
+// fixed-price products under /api/products (products-routes.ts).
 import multipart from '@fastify/multipart';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
@@ -25,6 +26,7 @@ import {
   type LotImage,
   type PlacedCategory,
 } from './model.js';
+import { productRoutes } from './products-routes.js';
 import type { CatalogService, LotDetails } from './service.js';
 
 // One line of text: no control characters, no leading or trailing space.
@@ -118,6 +120,7 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService, deps: Ca
   categoryRoutes(app, catalog, deps);
   lotRoutes(app, catalog, deps);
   imageRoutes(app, catalog);
+  productRoutes(app, catalog.products, deps);
   // The upload route gets its own scope: the multipart parser is registered there alone, so
   // every other route keeps answering multipart bodies with 415.
   app.register(async (scope) => uploadRoute(scope as unknown as HttpServer, catalog, deps));

@@ -1,6 +1,8 @@
 // Catalog use cases: the category tree (admins), lots (sellers) and their images. Every method
 // that acts for someone takes the caller and checks them. Other modules use the methods under
-// "for other modules": getLot, lotSummary, descendantIds, categoryPath, lockLot, unlockLot.
+// "for other modules": getLot, lotSummary, descendantIds, categoryPath, lockLot, unlockLot, and
+// for fixed-price products (the purchase saga's port, implemented in products-service.ts):
+// reserveProducts, releaseReservation, dispatchReservation, productsByIds.
 import { AppError, fieldError } from '../platform/errors.js';
 import { isAdmin, requireAdmin, requirePrincipal, type Principal } from '../platform/auth/principal.js';
 import type { Clock } from '../platform/clock.js';
@@ -28,6 +30,8 @@ import {
   type LotPatch,
   type PlacedCategory,
 } from './model.js';
+import type { Product, ReserveProductsInput, ReserveProductsResult } from './products.js';
+import type { ProductsService } from './products-service.js';
 import type { CatalogStore } from './store.js';
 
 export interface NewCategory {
@@ -79,6 +83,8 @@ export class CatalogService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly imageMaxBytes: number,
+    /** Fixed-price products and their stock reservations. */
+    readonly products: ProductsService,
   ) {}
 
   // --- categories ---------------------------------------------------------------------------
@@ -138,6 +144,7 @@ export class CatalogService {
       const children = tree.children(id).length;
       if (children > 0) throw new AppError('CATEGORY_NOT_EMPTY', `the category has ${children} subcategor${children === 1 ? 'y' : 'ies'}; move or delete them first`);
       if (await tx.hasLotsIn(id)) throw new AppError('CATEGORY_NOT_EMPTY', 'lots are filed under the category; move them first');
+      if (await tx.hasProductsIn(id)) throw new AppError('CATEGORY_NOT_EMPTY', 'products are filed under the category; move them first');
       await tx.deleteCategory(id);
     });
   }
@@ -267,6 +274,32 @@ export class CatalogService {
       await tx.updateLot(unlocked);
       return unlocked;
     });
+  }
+
+  // --- for other modules: products (the purchase saga's port) -------------------------------
+
+  /**
+   * Holds units of every item back for a purchase: all or none, in one transaction; available
+   * stock never goes negative. Idempotent by `reservationRef` (a refusal included); a ref
+   * released first answers PRODUCT_UNAVAILABLE "reservation was cancelled".
+   */
+  reserveProducts(input: ReserveProductsInput): Promise<ReserveProductsResult> {
+    return this.products.reserveProducts(input);
+  }
+
+  /** Compensation: gives reserved units back; idempotent; a ref never reserved is recorded as released. */
+  releaseReservation(reservationRef: string): Promise<{ released: boolean }> {
+    return this.products.releaseReservation(reservationRef);
+  }
+
+  /** The reserved units leave stock for good; idempotent; RESERVATION_NOT_ACTIVE after a release. */
+  dispatchReservation(reservationRef: string): Promise<{ dispatched: boolean }> {
+    return this.products.dispatchReservation(reservationRef);
+  }
+
+  /** The products that exist among `ids` (archived included), in the order asked. */
+  productsByIds(ids: string[]): Promise<Product[]> {
+    return this.products.productsByIds(ids);
   }
 
   // --- images ---------------------------------------------------------------------------------

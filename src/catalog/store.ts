@@ -143,6 +143,11 @@ export class CatalogStore {
     return row !== undefined;
   }
 
+  async hasProductsIn(categoryId: string): Promise<boolean> {
+    const { rows } = await sql<{ id: string }>`select id from catalog_products where category_id = ${categoryId} limit 1`.execute(this.db);
+    return rows.length > 0;
+  }
+
   /** The category's id and all below it (empty when absent), in one recursive query. */
   async descendantIds(id: string): Promise<string[]> {
     const { rows } = await sql<{ id: string }>`
