@@ -30,6 +30,7 @@ import { createHttpServer, type HttpServer } from './platform/http/server.js';
 import { createLogger, type Logger } from './platform/logging.js';
 import { createMetrics } from './platform/metrics.js';
 import { WsGateway } from './gateway/ws.js';
+import { registerGraphql } from './gateway/graphql.js';
 import type { GavelModule, ModuleContext } from './platform/module.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -88,7 +89,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const notifications = createNotificationsModule(ctx, { bus });
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.
-  const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
+  const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   const exchange = createExchangeModule(ctx, { idempotency, bus, ledger: ledger.service });
   const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders, exchange];
 
@@ -110,6 +111,10 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     });
     // Every role answers /up, /ready and /metrics; the api role adds the public API.
     if (config.roles.has('api')) for (const m of modules) m.routes?.(http);
+    // GraphQL at /graphql over the same services (docs/graphql.md); GraphiQL outside production.
+    if (config.roles.has('api')) {
+      registerGraphql(http, { database, clock, idempotency, accounts: accounts.service, catalog: catalog.service, auctions: auctions.service, ledger: ledger.service, orders: orders.service, purchases: orders.purchases.saga, graphiql: process.env.NODE_ENV !== 'production' });
+    }
     if (config.roles.has('api')) {
       ws = new WsGateway({ logger, clock, authenticate: (token) => accounts.service.authenticate(token, clock.nowMs()), registry: metrics.registry });
       ws.attach(http.server);

@@ -29,6 +29,8 @@ export interface Config {
   imageMaxBytes: number;
   /** The house's commission on an auction sale, in basis points of the hammer price. */
   auctionCommissionBps: number;
+  /** How long a purchase saga step may take before the purchase gives it up and compensates. */
+  purchaseStepTimeoutMs: number;
 }
 
 interface OptionSpec {
@@ -56,6 +58,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'paymentsWebhookSecret', flag: '--payments-webhook-secret', env: 'GAVEL_PAYMENTS_WEBHOOK_SECRET', value: '<secret>', defaultText: '(generated, kept in the database)', description: 'HMAC secret payment-provider webhooks are signed with, 16–256 visible characters (prefer the variable: flags show in ps)' },
   { key: 'imageMaxBytes', flag: '--image-max-bytes', env: 'GAVEL_IMAGE_MAX_BYTES', value: '<n>', defaultText: '5242880', description: 'largest accepted lot image (JPEG, PNG or WebP), 1024 to 52428800 bytes' },
   { key: 'auctionCommissionBps', flag: '--auction-commission-bps', env: 'GAVEL_AUCTION_COMMISSION_BPS', value: '<n>', defaultText: '500', description: "house commission on an auction sale in basis points of the price (500 = 5 %), taken from the seller's proceeds" },
+  { key: 'purchaseStepTimeoutMs', flag: '--purchase-step-timeout-ms', env: 'GAVEL_PURCHASE_STEP_TIMEOUT_MS', value: '<n>', defaultText: '30000', description: 'how long one step of a purchase may take before the purchase is compensated, 100–3600000 ms' },
 ];
 
 /** 5 MiB: a sharp phone photo fits; anything larger is better resized before upload. */
@@ -128,6 +131,7 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     paymentsWebhookSecret,
     imageMaxBytes: integer('imageMaxBytes', IMAGE_MAX_BYTES_DEFAULT, 1024, 52_428_800),
     auctionCommissionBps: integer('auctionCommissionBps', 500, 0, 5_000),
+    purchaseStepTimeoutMs: integer('purchaseStepTimeoutMs', 30_000, 100, 3_600_000),
   };
 }
 

@@ -80,7 +80,7 @@ describe('gavel start --help and bad input', SLOW, () => {
       { args: ['start', ...local(storage.dataDir), '--role', 'nonsense'], message: /role "nonsense"/ },
       { args: ['start', '--data-dir', storage.dataDir], env: { GAVEL_PORT: 'abc' }, message: /GAVEL_PORT.*"abc"/ },
     ];
-    const runs = await Promise.all(cases.map((c) => runCli(c.args, c.env ? { env: c.env } : {})));
+    const runs = await Promise.all(cases.map((c) => runCli(c.args, { timeoutMs: 100_000, ...(c.env && { env: c.env }) })));
     runs.forEach((run, i) => {
       const what = `${cases[i]!.args.join(' ')}: ${run.stderr}`;
       expect(run.code, what).toBe(2);
@@ -90,7 +90,8 @@ describe('gavel start --help and bad input', SLOW, () => {
     });
     // Nothing was started, so nothing was created.
     expect(existsSync(join(storage.dataDir, SQLITE_FILE_NAME))).toBe(false);
-  });
+    // Four children load the whole module graph at once: room for a busy 2-core machine.
+  }, 120_000);
 });
 
 describe('gavel start', SLOW, () => {
