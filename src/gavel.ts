@@ -31,6 +31,7 @@ import { createLogger, type Logger } from './platform/logging.js';
 import { createMetrics } from './platform/metrics.js';
 import { WsGateway } from './gateway/ws.js';
 import { registerGraphql } from './gateway/graphql.js';
+import { registerWebApp } from './gateway/web.js';
 import type { GavelModule, ModuleContext } from './platform/module.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -130,6 +131,8 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
         return handler(principal, command.args);
       });
     }
+    // The web app after every API route, so those keep their answers (src/gateway/web.ts).
+    if (config.roles.has('api')) await registerWebApp(http, { logger });
     await http.ready();
     // Events flow once the node is built (building the routes keeps the CPU busy a while).
     await bus.start();

@@ -10,6 +10,7 @@ import { PASSWORD_MIN_LENGTH } from './platform/auth/passwords.js';
 import { createLogger } from './platform/logging.js';
 import { MODULE_MIGRATIONS, startGavel, VERSION } from './gavel.js';
 import { verifyAuction } from './auctions/verify-cli.js';
+import { startDemo } from './demo/start.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -70,6 +71,8 @@ async function start(args: readonly string[], env: Env): Promise<number> {
   }
   const { config } = parseConfig(args, env);
   const node = await startGavel(config);
+  // Demo data on a fresh database, and --demo-bots (src/demo): in the background, stopped first on shutdown.
+  const demo = startDemo(node, config);
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       node.logger.info({ signal }, 'shutting down: draining requests');
@@ -78,18 +81,21 @@ async function start(args: readonly string[], env: Env): Promise<number> {
         resolve(1);
       }, config.shutdownTimeoutMs);
       timer.unref();
-      node.stop().then(
-        () => {
-          clearTimeout(timer);
-          node.logger.info('stopped');
-          resolve(0);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          node.logger.error({ err: error }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      demo
+        .stop()
+        .then(() => node.stop())
+        .then(
+          () => {
+            clearTimeout(timer);
+            node.logger.info('stopped');
+            resolve(0);
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            node.logger.error({ err: error }, 'shutdown failed');
+            resolve(1);
+          },
+        );
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -31,6 +31,23 @@ export interface Config {
   auctionCommissionBps: number;
   /** How long a purchase saga step may take before the purchase gives it up and compensates. */
   purchaseStepTimeoutMs: number;
+  /** Notification deliveries (e-mail, webhooks) in flight at once on a worker node. */
+  notifyWorkers: number;
+  /** Attempts at one notification delivery before it becomes a dead letter. */
+  notifyMaxAttempts: number;
+  /** smtp(s)://… to send e-mail over SMTP; undefined: each mail is written as an .eml file into mailDir. */
+  smtpUrl: string | undefined;
+  /** Where e-mail is written without an SMTP URL; undefined: `<dataDir>/mail`. */
+  mailDir: string | undefined;
+  /** The From: of notification e-mail. */
+  mailFrom: string;
+  /**
+   * `gavel start` seeds demo data (docs/demo.md) when the database has no users yet.
+   * Undefined: the default — on for embedded SQLite, off on PostgreSQL (a deployment).
+   */
+  demo: boolean | undefined;
+  /** `gavel start` runs simulated bidders and traders on the demo data. */
+  demoBots: boolean;
 }
 
 interface OptionSpec {
@@ -40,6 +57,8 @@ interface OptionSpec {
   value: string;
   defaultText: string;
   description: string;
+  /** A switch: the flag takes no value and stands for this one (the variable still takes 1/0). */
+  flagValue?: string;
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
@@ -57,7 +76,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'GAVEL_SHUTDOWN_TIMEOUT_MS', value: '<n>', defaultText: '10000', description: 'how long a graceful shutdown may wait for in-flight work' },
   { key: 'paymentsWebhookSecret', flag: '--payments-webhook-secret', env: 'GAVEL_PAYMENTS_WEBHOOK_SECRET', value: '<secret>', defaultText: '(generated, kept in the database)', description: 'HMAC secret payment-provider webhooks are signed with, 16–256 visible characters (prefer the variable: flags show in ps)' },
   { key: 'imageMaxBytes', flag: '--image-max-bytes', env: 'GAVEL_IMAGE_MAX_BYTES', value: '<n>', defaultText: '5242880', description: 'largest accepted lot image (JPEG, PNG or WebP), 1024 to 52428800 bytes' },
+  { key: 'notifyWorkers', flag: '--notify-workers', env: 'GAVEL_NOTIFY_WORKERS', value: '<n>', defaultText: '10', description: 'notification deliveries (e-mail, webhooks) in flight at once on a worker node, 1–256' },
+  { key: 'notifyMaxAttempts', flag: '--notify-max-attempts', env: 'GAVEL_NOTIFY_MAX_ATTEMPTS', value: '<n>', defaultText: '8', description: 'attempts at one notification delivery before it becomes a dead letter, 1–50' },
+  { key: 'smtpUrl', flag: '--smtp-url', env: 'GAVEL_SMTP_URL', value: '<url>', defaultText: '(write .eml files)', description: 'smtp://… or smtps://… to send notification e-mail over SMTP (prefer the variable: flags show in ps)' },
+  { key: 'mailDir', flag: '--mail-dir', env: 'GAVEL_MAIL_DIR', value: '<path>', defaultText: '<data dir>/mail', description: 'without an SMTP URL, where each notification e-mail is written as an .eml file' },
+  { key: 'mailFrom', flag: '--mail-from', env: 'GAVEL_MAIL_FROM', value: '<address>', defaultText: 'Gavel <no-reply@gavel.localhost>', description: 'the From: address of notification e-mail' },
   { key: 'auctionCommissionBps', flag: '--auction-commission-bps', env: 'GAVEL_AUCTION_COMMISSION_BPS', value: '<n>', defaultText: '500', description: "house commission on an auction sale in basis points of the price (500 = 5 %), taken from the seller's proceeds" },
+  { key: 'demo', flag: '--no-demo', flagValue: '0', env: 'GAVEL_DEMO', value: '', defaultText: '1 on SQLite, 0 on PostgreSQL', description: 'seed demo data (accounts, lots, auctions, wallets, an instrument) when the database has no users yet; --no-demo or GAVEL_DEMO=0 starts empty' },
+  { key: 'demoBots', flag: '--demo-bots', flagValue: '1', env: 'GAVEL_DEMO_BOTS', value: '', defaultText: '0 (off)', description: 'simulated bidders and traders bid and trade on the demo data now and then, as the demo bot accounts' },
   { key: 'purchaseStepTimeoutMs', flag: '--purchase-step-timeout-ms', env: 'GAVEL_PURCHASE_STEP_TIMEOUT_MS', value: '<n>', defaultText: '30000', description: 'how long one step of a purchase may take before the purchase is compensated, 100–3600000 ms' },
 ];
 
@@ -88,6 +114,14 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     if (n < min || n > max) throw new ConfigError(`${nameOf(key)} must be between ${min} and ${max}, got ${n}`);
     return n;
   };
+  const bool = (key: keyof Config, fallback: boolean): boolean => {
+    const text = raw(key);
+    if (text === undefined) return fallback;
+    const word = text.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(word)) return true;
+    if (['0', 'false', 'no', 'off'].includes(word)) return false;
+    throw new ConfigError(`${nameOf(key)} must be 1 or 0 (true/false, yes/no, on/off), got "${text}"`);
+  };
   const url = (key: keyof Config, schemes: readonly string[]): string | undefined => {
     const text = raw(key);
     if (text === undefined) return undefined;
@@ -115,6 +149,12 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     throw new ConfigError(`${nameOf('paymentsWebhookSecret')} must be 16–256 visible ASCII characters`);
   }
 
+  const mailFrom = raw('mailFrom') ?? 'Gavel <no-reply@gavel.localhost>';
+  if (mailFrom.length > 300 || !/^([^<>\r\n]*<[^@\s<>]+@[^@\s<>]+>|[^@\s<>]+@[^@\s<>]+)$/.test(mailFrom)) {
+    throw new ConfigError(`${nameOf('mailFrom')} must be an e-mail address, optionally as "Name <address>"`);
+  }
+  const mailDir = raw('mailDir');
+
   return {
     host: raw('host') ?? '127.0.0.1',
     port: integer('port', 8080, 0, 65535),
@@ -132,6 +172,13 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     imageMaxBytes: integer('imageMaxBytes', IMAGE_MAX_BYTES_DEFAULT, 1024, 52_428_800),
     auctionCommissionBps: integer('auctionCommissionBps', 500, 0, 5_000),
     purchaseStepTimeoutMs: integer('purchaseStepTimeoutMs', 30_000, 100, 3_600_000),
+    notifyWorkers: integer('notifyWorkers', 10, 1, 256),
+    notifyMaxAttempts: integer('notifyMaxAttempts', 8, 1, 50),
+    smtpUrl: url('smtpUrl', ['smtp', 'smtps']),
+    mailDir: mailDir === undefined ? undefined : resolve(mailDir),
+    mailFrom,
+    demo: raw('demo') === undefined ? undefined : bool('demo', true),
+    demoBots: bool('demoBots', false),
   };
 }
 
@@ -147,10 +194,10 @@ export function parseRoles(text: string): ReadonlySet<Role> {
   return roles;
 }
 
-/** The flags `parseArgs` should accept, derived from the table. */
-export function flagOptions(): Record<string, { type: 'string' }> {
-  const options: Record<string, { type: 'string' }> = {};
-  for (const o of OPTIONS) if (o.flag) options[o.flag.slice(2)] = { type: 'string' };
+/** The flags `parseArgs` should accept, derived from the table (switches take no value). */
+export function flagOptions(): Record<string, { type: 'string' | 'boolean' }> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const o of OPTIONS) if (o.flag) options[o.flag.slice(2)] = { type: o.flagValue === undefined ? 'string' : 'boolean' };
   return options;
 }
 
@@ -161,6 +208,7 @@ export function flagsToKeys(values: Readonly<Record<string, unknown>>): Record<s
     if (!o.flag) continue;
     const v = values[o.flag.slice(2)];
     if (typeof v === 'string') out[o.key] = v;
+    else if (v === true && o.flagValue !== undefined) out[o.key] = o.flagValue;
   }
   return out;
 }

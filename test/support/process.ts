@@ -17,6 +17,8 @@ export type Env = Record<string, string | undefined>;
 /**
  * The environment for a child: this process's, without anything that configures Gavel
  * (GAVEL_*, DATABASE_URL, NATS_URL) or node itself, plus `extra` (undefined removes a key).
+ * GAVEL_DEMO=0 unless `extra` says otherwise: a child starts on an empty database, as tests
+ * expect, instead of the demo data a person's first `gavel start` gets.
  */
 export function childEnv(extra: Env = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -24,6 +26,7 @@ export function childEnv(extra: Env = {}): NodeJS.ProcessEnv {
     if (key.startsWith('GAVEL_') || key === 'DATABASE_URL' || key === 'NATS_URL' || key === 'NODE_OPTIONS') continue;
     env[key] = value;
   }
+  env.GAVEL_DEMO = '0';
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
     else env[key] = value;
