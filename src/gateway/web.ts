@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../platform/errors.js';
 import type { HttpServer } from '../platform/http/server.js';
 import type { Logger } from '../platform/logging.js';
 
@@ -20,6 +21,8 @@ import type { Logger } from '../platform/logging.js';
 export const WEB_DIR_DEFAULT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 /** Paths that belong to the API and the node, never to the app: unknown ones stay 404 problems. */
+/** fastify's default maxParamLength. */
+const ROUTER_MAX_PARAM_LENGTH = 100;
 const RESERVED = /^\/(api|ws|graphql|openapi\.json|docs|up|ready|metrics|sandbox|assets)(\/|$)/;
 const YEAR_S = 31_536_000;
 
@@ -92,6 +95,11 @@ export async function registerWebApp(app: HttpServer, options: WebAppOptions): P
   app.get('/', { schema: { hide: true } }, async (req, reply) => sendIndex(req, reply));
   app.get('/*', { schema: { hide: true } }, async (req, reply) => {
     const path = req.url.split('?')[0]!;
+    // A path parameter longer than the router takes makes it skip the API's route and land on
+    // this catch-all: answer as the router answers such a URL (400), not with a 404.
+    if (RESERVED.test(path) && path.split('/').some((segment) => segment.length > ROUTER_MAX_PARAM_LENGTH)) {
+      throw new AppError('VALIDATION', `a path parameter is longer than ${ROUTER_MAX_PARAM_LENGTH} characters`);
+    }
     if (RESERVED.test(path) || !wantsHtml(req) || /\.[A-Za-z0-9]{1,8}$/.test(path)) {
       reply.callNotFound();
       return reply;
