@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { orderStream } from '../../test/support/order-streams.js';
 import { mulberry32 } from '../../test/support/random.js';
-import { OrderBook, type IncomingOrder, type PlaceResult, type Side } from './book.js';
+import { MAX_LOTS, OrderBook, type IncomingOrder, type PlaceResult, type Side } from './book.js';
+import { MAX_ORDER_LOTS, MAX_PRICE_TICKS } from './model.js';
 
 let next = 0;
 function order(side: Side, priceTicks: number, qtyLots: number, over: Partial<IncomingOrder> = {}): IncomingOrder {
@@ -14,13 +15,9 @@ const fillsOf = (r: PlaceResult) => r.fills.map((f) => [f.makerOrderId, f.priceT
 /** Resting order ids of one level, head first, walking the queue both ways to check its links. */
 function queueAt(book: OrderBook, side: Side, priceTicks: number): string[] {
   const ids = [...book.restingOrders()].filter((o) => o.side === side && o.priceTicks === priceTicks).map((o) => o.id);
-  if (ids.length > 0) {
-    const level = book.get(ids[0]!)!.level;
-    const backwards: string[] = [];
-    for (let o = level.tail; o !== null; o = o.prev) backwards.push(o.id);
-    expect(backwards.reverse(), 'prev links agree with next links').toEqual(ids);
-    expect(level.count).toBe(ids.length);
-  }
+  expect(book.queueAt(side, priceTicks), 'prev links agree with next links').toEqual(ids);
+  const level = book.depth(Number.MAX_SAFE_INTEGER)[side === 'buy' ? 'bids' : 'asks'].find(([price]) => price === priceTicks);
+  expect(level?.[2] ?? 0, 'the level counts its orders').toBe(ids.length);
   return ids;
 }
 
@@ -376,6 +373,111 @@ describe('queries', () => {
     for (const o of [a, b, c, d]) book.place(o);
     expect([...book.restingOrders()].map((o) => o.id)).toEqual([b.id, c.id, a.id, d.id]);
     expect(book.ordersOf('x').map((o) => o.id).sort()).toEqual([a.id, c.id, d.id].sort());
+  });
+});
+
+describe('the order index and the reuse of slots and levels', () => {
+  it('finds every resting order by id and none that left, while the book grows to 30,000 orders and shrinks back to 50', () => {
+    const random = mulberry32(7);
+    const book = new OrderBook();
+    const live = new Map<string, number>();
+    const gone: string[] = [];
+    const check = (at: string) => {
+      for (const [id, lots] of live) if (book.get(id)?.remainingLots !== lots) throw new Error(`${at}: ${id} should rest with ${lots} lots`);
+      for (const id of gone.slice(-500)) if (book.get(id) !== undefined) throw new Error(`${at}: ${id} left the book`);
+      expect(book.size, at).toBe(live.size);
+    };
+    // Bids only (nothing trades), over 300 prices: the index takes every id, then gives most back.
+    for (let n = 0; n < 30_000; n++) {
+      const o = order('buy', 1 + Math.floor(random() * 300), 1 + Math.floor(random() * 9));
+      expect(book.place(o).restingLots).toBe(o.qtyLots);
+      live.set(o.id, o.qtyLots);
+      if (n % 5_000 === 4_999) check(`after ${n + 1} places`);
+    }
+    const ids = [...live.keys()];
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    }
+    for (const [n, id] of ids.slice(50).entries()) {
+      expect(book.cancel(id)?.id).toBe(id);
+      live.delete(id);
+      gone.push(id);
+      if (n % 5_000 === 4_999) check(`after ${n + 1} cancels`);
+    }
+    check('at 50 orders');
+    // What is left still trades in price-time order: sell into all of it.
+    const expectedMakers = [...book.restingOrders()].map((o) => o.id);
+    const r = book.place(order('sell', 1, [...live.values()].reduce((a, b) => a + b, 0), { tif: 'ioc' }));
+    expect(r.fills.map((f) => f.makerOrderId)).toEqual(expectedMakers);
+    expect(book.size).toBe(0);
+  });
+
+  it('takes an id again once its order has left (an amendment re-places the same id), and refuses it while it rests', () => {
+    const book = new OrderBook();
+    const o = order('sell', 100, 5);
+    book.place(o);
+    expect(book.place({ ...o, priceTicks: 101 }).rejection).toBe('ORDER_ID_EXISTS');
+    book.cancel(o.id);
+    expect(book.place({ ...o, priceTicks: 101 })).toMatchObject({ rejection: null, restingLots: 5 });
+    expect(book.get(o.id)).toEqual({ id: o.id, userId: o.userId, side: 'sell', priceTicks: 101, remainingLots: 5 });
+    // Filled away, then placed again as a buy.
+    book.place(order('buy', 101, 5));
+    expect(book.get(o.id)).toBeUndefined();
+    expect(book.place({ ...o, side: 'buy', priceTicks: 90 }).restingLots).toBe(5);
+    expect(book.depth(5)).toEqual({ bids: [[90, 5, 1]], asks: [] });
+  });
+
+  it('a level emptied and made again at another price starts clean', () => {
+    const book = new OrderBook();
+    const a = order('sell', 100, 3);
+    book.place(a);
+    book.cancel(a.id);
+    const b = order('sell', 105, 2);
+    book.place(b);
+    expect(book.depth(5).asks).toEqual([[105, 2, 1]]);
+    expect(queueAt(book, 'sell', 105)).toEqual([b.id]);
+    expect(book.lotsAt('sell', 100)).toBe(0);
+  });
+
+  it('answers copies: a RestingOrder it handed out does not change with the book, and one result does not change with the next', () => {
+    const book = new OrderBook();
+    const maker = order('sell', 100, 10);
+    book.place(maker);
+    const before = book.get(maker.id)!;
+    const first = book.place(order('buy', 100, 4));
+    const second = book.place(order('buy', 100, 1));
+    expect(before.remainingLots).toBe(10);
+    expect(first.fills.map((f) => f.makerRemainingLots)).toEqual([6]);
+    expect(second.fills.map((f) => f.makerRemainingLots)).toEqual([5]);
+    expect(book.get(maker.id)!.remainingLots).toBe(5);
+  });
+
+  it('rests and trades at prices past 2^31 ticks, up to the model\'s highest', () => {
+    const book = new OrderBook();
+    const high = order('sell', MAX_PRICE_TICKS, 2);
+    const mid = order('sell', 3_000_000_000, 2);
+    book.place(high);
+    book.place(mid);
+    expect(book.bestAsk()).toBe(3_000_000_000);
+    const r = book.place(order('buy', MAX_PRICE_TICKS, 3));
+    expect(fillsOf(r)).toEqual([
+      [mid.id, 3_000_000_000, 2],
+      [high.id, MAX_PRICE_TICKS, 1],
+    ]);
+    expect(book.depth(5).asks).toEqual([[MAX_PRICE_TICKS, 1, 1]]);
+  });
+
+  it('carries the model\'s largest order, and refuses a quantity or price no caller should send', () => {
+    expect(MAX_ORDER_LOTS).toBeLessThanOrEqual(MAX_LOTS);
+    const book = new OrderBook();
+    const big = order('sell', 100, MAX_LOTS);
+    book.place(big);
+    expect(book.place(order('buy', 100, MAX_ORDER_LOTS)).fills[0]).toMatchObject({ qtyLots: MAX_ORDER_LOTS, makerRemainingLots: MAX_LOTS - MAX_ORDER_LOTS });
+    for (const qtyLots of [0, -1, 1.5, MAX_LOTS + 1, Number.NaN]) expect(() => book.place(order('buy', 100, qtyLots)), `${qtyLots} lots`).toThrow(RangeError);
+    for (const priceTicks of [0, -5, 100.5, Number.MAX_SAFE_INTEGER + 1]) expect(() => book.place(order('buy', priceTicks, 1)), `price ${priceTicks}`).toThrow(RangeError);
+    expect(() => book.reduce(big.id, 2.5)).toThrow(RangeError);
+    expect(book.depth(5).asks).toEqual([[100, MAX_LOTS - MAX_ORDER_LOTS, 1]]);
   });
 });
 
