@@ -9,14 +9,15 @@ import { attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
 import { createExchangeModule, type ExchangeModule } from './exchange/module.js';
 import { exchangeMigrations } from './exchange/migrations.js';
 import { attachExchangeFeeds, exchangeCommands } from './exchange/realtime.js';
-import { fieldError } from './platform/errors.js';
+import { AppError, fieldError } from './platform/errors.js';
 import { catalogMigrations } from './catalog/migrations.js';
 import { createCatalogModule, type CatalogModule } from './catalog/module.js';
 import { ledgerMigrations } from './ledger/migrations.js';
 import { createLedgerModule, type LedgerModule } from './ledger/module.js';
 import { Idempotency, platformMigrations } from './platform/idempotency/idempotency.js';
 import { notificationsMigrations } from './notifications/migrations.js';
-import { createNotificationsModule, type NotificationsModule } from './notifications/module.js';
+import { createNotificationsModule, type NotificationsDeps, type NotificationsModule } from './notifications/module.js';
+import type { Principal } from './platform/auth/principal.js';
 import { ordersMigrations } from './orders/migrations.js';
 import { createOrdersModule, type OrdersModule } from './orders/module.js';
 import { createOutboxBus, type Bus } from './platform/outbox/bus.js';
@@ -30,8 +31,8 @@ import { createHttpServer, type HttpServer } from './platform/http/server.js';
 import { createLogger, type Logger } from './platform/logging.js';
 import { createMetrics } from './platform/metrics.js';
 import { WsGateway } from './gateway/ws.js';
-import { registerGraphql } from './gateway/graphql.js';
 import { registerWebApp } from './gateway/web.js';
+import { registerGraphql } from './gateway/graphql.js';
 import type { GavelModule, ModuleContext } from './platform/module.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -71,6 +72,11 @@ export interface StartOptions {
    * the outbox for another node or a restart); the rest tunes polling and retries.
    */
   outbox?: Partial<RelayOptions> & { deliver?: boolean };
+  /**
+   * The notification workers (e-mail, webhooks): `deliver` defaults to the outbox's (the
+   * worker role); the rest tunes retries, leases and polling.
+   */
+  notifications?: NotificationsDeps['delivery'];
 }
 
 export async function startGavel(config: Config, options: StartOptions = {}): Promise<GavelNode> {
@@ -87,7 +93,21 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const bus = createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
   const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
-  const notifications = createNotificationsModule(ctx, { bus });
+  const notifications = createNotificationsModule(ctx, {
+    bus,
+    idempotency,
+    // E-mail goes to the account's address as it is when the mail is sent.
+    contactOf: async (userId) => {
+      try {
+        const user = await accounts.service.getUser(NOTIFIER, userId);
+        return { name: user.name, email: user.email };
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
+    delivery: { deliver, ...options.notifications },
+  });
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.
   const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
@@ -136,6 +156,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     await http.ready();
     // Events flow once the node is built (building the routes keeps the CPU busy a while).
     await bus.start();
+    notifications.startDelivery();
     if (options.listen !== false) {
       // fastify's own "listening" line becomes the one line a person reads at start.
       const listenText = (address: string) =>
@@ -180,6 +201,9 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       })()),
   };
 }
+
+/** The notifier reading a person's address to mail them (accounts has no narrower read for other modules yet). */
+const NOTIFIER: Principal = { userId: '00000000-0000-0000-0000-000000000000', roles: ['admin'], sessionId: 'notifications' };
 
 /** Loopback and wildcard addresses read better as localhost. */
 function displayUrl(address: string): string {

@@ -66,6 +66,8 @@ export const TOPICS = {
   auctionOutbid: 'auctions.bid.outbid',
   auctionSettled: 'auctions.auction.settled',
   tradeExecuted: 'exchange.trade.executed',
+  purchaseCompleted: 'purchases.purchase.completed',
+  purchaseCompensated: 'purchases.purchase.compensated',
 } as const;
 export const NOTIFIED_TOPICS: readonly string[] = Object.values(TOPICS);
 
@@ -142,6 +144,10 @@ export function notificationsFor(event: InboundEvent): Mapping {
       return auctionEnded(event.payload);
     case TOPICS.tradeExecuted:
       return tradeExecuted(event.payload);
+    case TOPICS.purchaseCompleted:
+      return purchaseCompleted(event.payload);
+    case TOPICS.purchaseCompensated:
+      return purchaseCompensated(event.payload);
     default:
       return { ok: true, drafts: [] };
   }
@@ -201,6 +207,87 @@ function tradeExecuted(payload: unknown): Mapping {
   return { ok: true, drafts: [party(p.makerUserId, p.makerOrderId, makerSide, p.makerFee), party(p.takerUserId, p.takerOrderId, p.takerSide, p.takerFee)] };
 }
 
+/** Orders one purchase may create, at most: a bound on what a payload may list. */
+const PURCHASE_ORDERS_MAX = 100;
+
+/** The purchase saga finished: the buyer hears what they paid and how many orders it made. */
+function purchaseCompleted(payload: unknown): Mapping {
+  const p = payload as Record<string, unknown>;
+  if (!isUuid(p?.purchaseId) || !isUuid(p.buyerId) || !isCurrency(p.currency) || !isAmount(p.total)) return { ok: false, reason: 'not a purchase-completed event (purchaseId, buyerId, currency, total)' };
+  if (!Array.isArray(p.orderIds) || p.orderIds.length > PURCHASE_ORDERS_MAX || !p.orderIds.every(isUuid)) return { ok: false, reason: 'orderIds is not a list of order ids' };
+  const orderIds = p.orderIds as string[];
+  const orders = orderIds.length === 1 ? 'Your order was created' : `Your ${orderIds.length} orders were created`;
+  return one({
+    recipientUserId: p.buyerId,
+    kind: 'purchase_completed',
+    title: `Purchase complete: ${p.total} ${p.currency}`,
+    body: `You paid ${p.total} ${p.currency}. ${orders}; the sellers ship from here.`,
+    data: { purchaseId: p.purchaseId, currency: p.currency, total: p.total, orderIds: orderIds.join(',') },
+  });
+}
+
+/** Reasons the saga gives when it compensates, in words a buyer understands; others by their code. */
+const PURCHASE_FAILURES: Record<string, string> = {
+  PRODUCT_NOT_FOUND: 'a product no longer exists',
+  PRODUCT_UNAVAILABLE: 'a product is no longer for sale',
+  OWN_PRODUCT: 'you cannot buy your own product',
+  CURRENCY_MISMATCH: 'a product is priced in another currency',
+  OUT_OF_STOCK: 'an item is out of stock',
+  INSUFFICIENT_FUNDS: 'your wallet does not hold enough',
+  ORDER_FAILED: 'the order could not be created',
+  STEP_TIMEOUT: 'it took too long',
+};
+
+/** The purchase saga undid its steps: the buyer hears why, and that nothing was charged. */
+function purchaseCompensated(payload: unknown): Mapping {
+  const p = payload as Record<string, unknown>;
+  if (!isUuid(p?.purchaseId) || !isUuid(p.buyerId) || !isCurrency(p.currency)) return { ok: false, reason: 'not a purchase-compensated event (purchaseId, buyerId, currency)' };
+  if (typeof p.reason !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(p.reason)) return { ok: false, reason: 'reason is not a short code' };
+  if (p.detail !== undefined && p.detail !== null && (typeof p.detail !== 'string' || p.detail.length > 1_000)) return { ok: false, reason: 'detail is not a string of at most 1000 characters' };
+  const why = PURCHASE_FAILURES[p.reason] ?? `it failed (${p.reason})`;
+  return one({
+    recipientUserId: p.buyerId,
+    kind: 'purchase_failed',
+    title: 'Purchase not completed',
+    body: `Your purchase could not be completed: ${why}. Anything reserved or charged for it was given back.`,
+    data: { purchaseId: p.purchaseId, currency: p.currency, reason: p.reason, detail: typeof p.detail === 'string' ? p.detail : null },
+  });
+}
+
 function one(draft: NotificationDraft): Mapping {
   return { ok: true, drafts: [draft] };
+}
+
+// --- channels and preferences ----------------------------------------------------------------
+
+/** Where a notification can go. The inbox is written with the event; the others are queued. */
+export const CHANNELS = ['inbox', 'email', 'webhook'] as const;
+export type Channel = (typeof CHANNELS)[number];
+/** The channels that leave the database, delivered by the workers with retries. */
+export type QueuedChannel = Exclude<Channel, 'inbox'>;
+
+export type ChannelChoice = Record<Channel, boolean>;
+export type Preferences = Record<NotificationKind, ChannelChoice>;
+
+/**
+ * E-mail is for what a person would not want to miss away from the site: winning, money
+ * arriving or failing to leave, a purchase going through or not. The rest (outbid, fills,
+ * auction ends) come fast and often and stay in the inbox and on webhooks unless asked for.
+ */
+export const EMAIL_BY_DEFAULT: ReadonlySet<NotificationKind> = new Set(['won', 'topup_credited', 'withdrawal_failed', 'purchase_completed', 'purchase_failed']);
+
+/** What a person gets before changing anything: the inbox for every kind, webhooks for every kind (when one is registered), e-mail for a few. */
+export function defaultChoice(kind: NotificationKind): ChannelChoice {
+  return { inbox: true, email: EMAIL_BY_DEFAULT.has(kind), webhook: true };
+}
+
+/** The full preferences from the choices a person saved (kinds they never touched keep the defaults). */
+export function preferencesFrom(saved: ReadonlyMap<NotificationKind, Partial<ChannelChoice>>): Preferences {
+  const out = {} as Preferences;
+  for (const kind of NOTIFICATION_KINDS) out[kind] = { ...defaultChoice(kind), ...saved.get(kind) };
+  return out;
+}
+
+export function isNotificationKind(value: string): value is NotificationKind {
+  return (NOTIFICATION_KINDS as readonly string[]).includes(value);
 }

@@ -116,6 +116,9 @@ export const PROBLEM_CODES = {
   CLIENT_ORDER_ID_REUSED: { status: 409, title: 'That client order id names a different order' },
   // orders
   ORDER_STATE: { status: 409, title: 'The order is not in a state that allows this' },
+  // notifications
+  WEBHOOK_LIMIT_REACHED: { status: 409, title: 'You have as many webhooks as you may' },
+  DELIVERY_NOT_DEAD: { status: 409, title: 'The delivery is not a dead letter' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

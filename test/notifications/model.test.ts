@@ -1,6 +1,6 @@
 // The mapping from events to notifications: pure, so checked without storage.
 import { describe, expect, it } from 'vitest';
-import { notificationsFor } from '../../src/notifications/model.js';
+import { defaultChoice, NOTIFICATION_KINDS, notificationsFor, preferencesFrom } from '../../src/notifications/model.js';
 
 const USER = '01933b6e-7f4a-7c3e-9d2b-5f0a1c2d3e4f';
 const SUBJECT = '01933b6e-7f4a-7c3e-9d2b-5f0a1c2d3e50';
@@ -44,5 +44,72 @@ describe('notificationsFor', () => {
       expect(mapping.ok).toBe(false);
       if (!mapping.ok) expect(mapping.reason).toMatch(reason);
     }
+  });
+});
+
+describe('the purchase saga’s events', () => {
+  const BUYER = USER;
+  const PURCHASE = SUBJECT;
+  const ORDER = '01933b6e-7f4a-7c3e-9d2b-5f0a1c2d3e51';
+
+  it('a completed purchase tells the buyer what they paid and which orders it made', () => {
+    const mapping = notificationsFor({ id: 'p1', topic: 'purchases.purchase.completed', payload: { purchaseId: PURCHASE, buyerId: BUYER, currency: 'EUR', total: '42.50', orderIds: [ORDER] } });
+    expect(mapping).toEqual({
+      ok: true,
+      drafts: [
+        {
+          recipientUserId: BUYER,
+          kind: 'purchase_completed',
+          title: 'Purchase complete: 42.50 EUR',
+          body: 'You paid 42.50 EUR. Your order was created; the sellers ship from here.',
+          data: { purchaseId: PURCHASE, currency: 'EUR', total: '42.50', orderIds: ORDER },
+        },
+      ],
+    });
+  });
+
+  it('a compensated purchase tells the buyer why, in words, and that nothing stays charged', () => {
+    const mapping = notificationsFor({ id: 'p2', topic: 'purchases.purchase.compensated', payload: { purchaseId: PURCHASE, buyerId: BUYER, currency: 'EUR', reason: 'OUT_OF_STOCK', detail: 'only 1 left' } });
+    expect(mapping.ok && mapping.drafts).toEqual([
+      {
+        recipientUserId: BUYER,
+        kind: 'purchase_failed',
+        title: 'Purchase not completed',
+        body: 'Your purchase could not be completed: an item is out of stock. Anything reserved or charged for it was given back.',
+        data: { purchaseId: PURCHASE, currency: 'EUR', reason: 'OUT_OF_STOCK', detail: 'only 1 left' },
+      },
+    ]);
+    const unknown = notificationsFor({ id: 'p3', topic: 'purchases.purchase.compensated', payload: { purchaseId: PURCHASE, buyerId: BUYER, currency: 'EUR', reason: 'CARRIER_REFUSED', detail: null } });
+    expect(unknown.ok && unknown.drafts[0]!.body).toContain('it failed (CARRIER_REFUSED)');
+  });
+
+  it('refuses purchase payloads a producer got wrong', () => {
+    const completed = { purchaseId: PURCHASE, buyerId: BUYER, currency: 'EUR', total: '42.50', orderIds: [ORDER] };
+    const compensated = { purchaseId: PURCHASE, buyerId: BUYER, currency: 'EUR', reason: 'OUT_OF_STOCK', detail: 'x' };
+    const cases: Array<[string, unknown]> = [
+      ['purchases.purchase.completed', { ...completed, buyerId: 'nobody' }],
+      ['purchases.purchase.completed', { ...completed, total: 42.5 }],
+      ['purchases.purchase.completed', { ...completed, orderIds: 'not a list' }],
+      ['purchases.purchase.completed', { ...completed, orderIds: ['not-an-id'] }],
+      ['purchases.purchase.compensated', { ...compensated, reason: '' }],
+      ['purchases.purchase.compensated', { ...compensated, detail: 'x'.repeat(1001) }],
+      ['purchases.purchase.compensated', null],
+    ];
+    for (const [topic, payload] of cases) expect(notificationsFor({ id: 'p4', topic, payload }).ok, JSON.stringify(payload)).toBe(false);
+  });
+});
+
+describe('channel preferences', () => {
+  it('by default: the inbox and webhooks for every kind, e-mail for winning, money and purchases', () => {
+    const prefs = preferencesFrom(new Map());
+    expect(Object.keys(prefs)).toEqual([...NOTIFICATION_KINDS]);
+    for (const kind of NOTIFICATION_KINDS) expect(prefs[kind]).toMatchObject({ inbox: true, webhook: true });
+    expect(NOTIFICATION_KINDS.filter((k) => prefs[k].email)).toEqual(['won', 'topup_credited', 'withdrawal_failed', 'purchase_completed', 'purchase_failed']);
+  });
+
+  it('a saved choice replaces the default for its kind only', () => {
+    const prefs = preferencesFrom(new Map([['outbid', { inbox: false, email: true, webhook: false }]]));
+    expect(prefs.outbid).toEqual({ inbox: false, email: true, webhook: false });
+    expect(prefs.won).toEqual(defaultChoice('won'));
   });
 });

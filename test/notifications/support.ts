@@ -8,7 +8,7 @@ import { ADMIN, type Answer, type CallOptions } from '../support/gavel.js';
 
 export interface Node {
   node: GavelNode;
-  call(method: 'GET' | 'POST', url: string, options?: CallOptions): Promise<Answer>;
+  call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, options?: CallOptions): Promise<Answer>;
 }
 
 export interface Person {
