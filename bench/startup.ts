@@ -13,7 +13,7 @@ const bin = fileURLToPath(new URL('../bin/gavel.js', import.meta.url));
 function startOnce(dataDir: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const began = performance.now();
-    const child = spawn(process.execPath, [bin, 'start', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [bin, 'start', '--port', '0', '--data-dir', dataDir, '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('no listening line within 30 s'));
