@@ -12,9 +12,9 @@ import { CARRIER_MAX_LENGTH, COMMENT_MAX_LENGTH, ORDER_SOURCES, ORDER_STATUSES, 
 import type { OrdersService } from './service.js';
 
 // One line of text: no control characters or lone surrogates, no leading or trailing space.
-const LINE_PATTERN = '^[^\\p{Cc}\\p{Cs}\\s](?:[^\\p{Cc}\\p{Cs}]*[^\\p{Cc}\\p{Cs}\\s])?$';
+export const LINE_PATTERN = '^[^\\p{Cc}\\p{Cs}\\s](?:[^\\p{Cc}\\p{Cs}]*[^\\p{Cc}\\p{Cs}\\s])?$';
 // Free text: line breaks and tabs, but no other control characters; at least one visible character.
-const TEXT_PATTERN = '^(?=[\\s\\S]*[^\\p{Cc}\\p{Cs}\\s])(?:[^\\p{Cc}\\p{Cs}]|[\\t\\n\\r])*$';
+export const TEXT_PATTERN = '^(?=[\\s\\S]*[^\\p{Cc}\\p{Cs}\\s])(?:[^\\p{Cc}\\p{Cs}]|[\\t\\n\\r])*$';
 
 const Iso = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

@@ -27,6 +27,8 @@ import { bodyValidator } from '../../platform/http/validation.js';
 import type { Idempotency } from '../../platform/idempotency/idempotency.js';
 import { fieldWithNul } from '../../platform/json-checks.js';
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from '../../platform/pagination.js';
+// One line of text / free text, exactly as the orders routes accept them.
+import { LINE_PATTERN, TEXT_PATTERN } from '../../orders/routes.js';
 import { auctionJson, auctionPageJson, categoryJson, liveJson, lotJson, orderJson, productJson, purchaseJson, standingJson, transferJson, userJson, walletJson } from './views.js';
 
 export interface GraphqlServices {
@@ -51,10 +53,6 @@ type Args = Record<string, unknown>;
 type Resolver = (parent: any, args: Args, ctx: GraphqlContext) => unknown;
 
 // --- arguments: the REST routes' constraints, in TypeBox, checked by the same validator --------
-
-// One line of text / free text, as the orders routes accept them (src/orders/routes.ts).
-const LINE_PATTERN = '^[^\\p{Cc}\\p{Cs}\\s](?:[^\\p{Cc}\\p{Cs}]*[^\\p{Cc}\\p{Cs}\\s])?$';
-const TEXT_PATTERN = '^(?=[\\s\\S]*[^\\p{Cc}\\p{Cs}\\s])(?:[^\\p{Cc}\\p{Cs}]|[\\t\\n\\r])*$';
 
 const Limit = Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT });
 const Cursor = Type.String({ minLength: 1, maxLength: 200 });
