@@ -624,7 +624,7 @@ function phaseLine(p: PhaseResult): string {
   const refused = Object.entries(p.refused).map(([what, c]) => `${c} × ${what}`).join(', ');
   const conflated = p.expected ? 1 - p.delivered / p.expected : NaN;
   const m = p.metrics;
-  const gateway = 'gavel_ws_messages_sent_total' in m ? `; gateway: ${fmt(m.gavel_ws_messages_sent_total ?? 0)} sent, ${fmt(m.gavel_ws_messages_conflated_total ?? 0)} conflated, ${fmt(m.gavel_ws_slow_sockets_dropped_total ?? 0)} slow sockets dropped` : '';
+  const gateway = 'gavel_ws_messages_sent_total' in m ? `; gateway: ${fmt(m.gavel_ws_messages_sent_total ?? 0)} sent, ${fmt(m.gavel_ws_messages_conflated_total ?? 0)} conflated in socket queues, ${fmt(m.gavel_ws_events_conflated_total ?? 0)} events conflated before the fan-out, ${fmt(m.gavel_ws_slow_sockets_dropped_total ?? 0)} slow sockets dropped` : '';
   const key = p.keyEvents >= 0 ? `; key event (cancel) reached ${fmt(p.keyEvents)} of ${fmt(p.open)} open sockets, the last ${ms(p.keyLastMs)} ms after it was sent; ${fmt(p.holdingFinalPrice)} of ${fmt(p.open)} sockets hold the final price` : '';
   return (
     `${p.name}: ${p.bids} bids in ${p.seconds.toFixed(1)} s (${p.accepted} accepted${refused ? `, ${refused}` : ''}; answered p50 ${ms(percentileOf(p.ackMs, 50))} p99 ${ms(percentileOf(p.ackMs, 99))} ms), ${p.published} price events published; ` +
@@ -740,7 +740,7 @@ try {
     const frameRatio = bareSlow ? perFrame(slow!) / perFrame(bareSlow) : NaN;
     const p95Met = h.percentile(95) <= TARGET.p95Ms;
     const overload = fast
-      ? `; at ${fast.name} ${fmt((1 - fast.delivered / Math.max(1, fast.expected)) * 100)} % of price events conflated (gateway: ${fmt(fast.metrics.gavel_ws_messages_conflated_total ?? 0)}), p95 ${ms(fast.histogram.percentile(95))} ms, ` +
+      ? `; at ${fast.name} ${fmt((1 - fast.delivered / Math.max(1, fast.accepted * fast.open)) * 100)} % of price updates conflated (of ${fmt(fast.accepted)} accepted bids × ${fmt(fast.open)} sockets; gateway: ${fmt(fast.metrics.gavel_ws_events_conflated_total ?? 0)} events before the fan-out, ${fmt(fast.metrics.gavel_ws_messages_conflated_total ?? 0)} in socket queues), p95 ${ms(fast.histogram.percentile(95))} ms, ` +
         `key event reached ${fmt(fast.keyEvents)} of ${fmt(fast.open)} sockets, ${fast.dropped + slow!.dropped ? `${fmt(fast.dropped + slow!.dropped)} sockets dropped` : 'no socket dropped'}`
       : '';
     console.log(

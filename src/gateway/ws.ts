@@ -33,6 +33,7 @@ import type { Clock } from '../platform/clock.js';
 import { AppError, problemOf, type FieldError, type Problem } from '../platform/errors.js';
 import type { Logger } from '../platform/logging.js';
 import { Connection, type ConnectionLimits, type Subscription } from './ws-connection.js';
+import { TopicFanout } from './ws-fanout.js';
 import { CLOSE_CODES, messageIdOf, parseClientMessage, parseTopic, type ClientMessage, type ErrorFrameCode, type MessageId, type ServerMessage } from './ws-protocol.js';
 
 export interface TopicSource {
@@ -75,6 +76,11 @@ export interface WsLimits extends ConnectionLimits {
   sessionRecheckMs: number;
   /** How long a closing socket has to finish the close handshake before it is cut. */
   closeGraceMs: number;
+  /**
+   * A topic with more subscribers than this is fanned out in slices of this many sockets per
+   * event-loop turn, and its conflatable events conflate before the loop (ws-fanout.ts).
+   */
+  fanoutSliceSockets: number;
 }
 
 export const WS_LIMITS_DEFAULT: WsLimits = {
@@ -93,6 +99,8 @@ export const WS_LIMITS_DEFAULT: WsLimits = {
   commandsInFlightMax: 32,
   sessionRecheckMs: 60_000,
   closeGraceMs: 5_000,
+  // About 14 ms of writes on our 2-core VM: the longest anything else waits for a fan-out.
+  fanoutSliceSockets: 1_000,
 };
 
 export interface WsGatewayOptions {
@@ -118,6 +126,10 @@ export interface WsStats {
   socketsBehind: number;
   messagesSent: number;
   messagesConflated: number;
+  /** Events superseded before their fan-out began (a busy topic; latest wins). */
+  eventsConflated: number;
+  /** Topics whose fan-out is running in slices right now. */
+  topicsFanningOut: number;
   slowSocketsDropped: number;
   heartbeatTimeouts: number;
 }
@@ -135,6 +147,7 @@ export class WsGateway {
   private readonly topics = new Map<string, Set<Subscription>>();
   private readonly users = new Map<string, Set<Connection>>();
   private readonly counters = { sent: 0, conflated: 0 };
+  private readonly fanout: TopicFanout;
   private slowSocketsDropped = 0;
   private heartbeatTimeouts = 0;
   private subscriptionCount = 0;
@@ -150,6 +163,7 @@ export class WsGateway {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.onCommand = options.onCommand;
     for (const source of options.sources ?? []) this.addSource(source);
+    this.fanout = new TopicFanout(this.limits.fanoutSliceSockets, (topic) => this.topics.get(topic), (subscription, e) => this.deliver(subscription, e.seq, e.payload, e.conflationKey));
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: this.limits.framePayloadMax });
     registerMetrics(options.registry ?? new Registry(), () => this.stats());
   }
@@ -181,16 +195,17 @@ export class WsGateway {
   /**
    * Sends an event to every subscriber of `topic`. The JSON is built once; `event` must be
    * JSON-serialisable (amounts as decimal strings), or this throws before anything is sent.
-   * `conflate`: a key such as 'price'; while a socket is behind, only the latest event with
-   * that key waits for it. Leave it out for events that must never be dropped.
+   * `conflate`: a key such as 'price'; while a socket is behind, or while a busy topic's
+   * previous fan-out is still running, only the latest event with that key waits. Leave it out
+   * for events that must never be dropped. A topic with more than `fanoutSliceSockets`
+   * subscribers is sent to over several event-loop turns (ws-fanout.ts).
    */
   publish(topic: string, seq: number, event: unknown, options: { conflate?: string } = {}): void {
     assert(Number.isSafeInteger(seq) && seq >= 0, `seq must be a non-negative integer, got ${seq}`);
-    const subscribers = this.topics.get(topic);
-    if (!subscribers) return;
+    if (!this.topics.has(topic)) return;
     const payload = serialise({ type: 'event', topic, seq, event });
     const conflationKey = options.conflate === undefined ? undefined : `${topic}\n${options.conflate}`;
-    for (const subscription of subscribers) this.deliver(subscription, seq, payload, conflationKey);
+    this.fanout.publish(topic, { seq, payload, conflationKey });
   }
 
   /** Pushes `message` (as `{type:'push', event: message}`) to every socket signed in as `userId`. */
@@ -214,6 +229,8 @@ export class WsGateway {
       socketsBehind,
       messagesSent: this.counters.sent,
       messagesConflated: this.counters.conflated,
+      eventsConflated: this.fanout.counters.eventsConflated,
+      topicsFanningOut: this.fanout.busyTopics,
       slowSocketsDropped: this.slowSocketsDropped,
       heartbeatTimeouts: this.heartbeatTimeouts,
     };
@@ -608,6 +625,7 @@ function registerMetrics(registry: Registry, stats: () => WsStats): void {
   gauge('gavel_ws_sockets_behind', 'WebSocket connections with messages waiting because they read slower than their feeds', (s) => s.socketsBehind);
   counter('gavel_ws_messages_sent_total', 'Messages handed to WebSocket connections', (s) => s.messagesSent);
   counter('gavel_ws_messages_conflated_total', 'Waiting messages superseded by a later one with the same conflation key', (s) => s.messagesConflated);
+  counter('gavel_ws_events_conflated_total', 'Events of a busy topic superseded by a later one with the same conflation key before their fan-out began', (s) => s.eventsConflated);
   counter('gavel_ws_slow_sockets_dropped_total', 'WebSocket connections closed (4000) for falling too far behind', (s) => s.slowSocketsDropped);
   counter('gavel_ws_heartbeat_timeouts_total', 'WebSocket connections cut for missing two heartbeats', (s) => s.heartbeatTimeouts);
 }

@@ -459,6 +459,69 @@ describe('WebSocket gateway: bad input', () => {
   });
 });
 
+describe('WebSocket gateway: busy topics fan out in slices and conflate before the loop', () => {
+  // Five subscribers, two per slice: a publish reaches two sockets at once and the rest on later turns.
+  const SLICED = { limits: { fanoutSliceSockets: 2 } };
+
+  async function roomOf(h: Awaited<ReturnType<typeof startGateway>>, n: number, topic = 'auction:busy'): Promise<TestClient[]> {
+    const clients: TestClient[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await h.client();
+      await c.request({ type: 'subscribe', topic, id: 's' });
+      clients.push(c);
+    }
+    return clients;
+  }
+
+  it('a publish to a topic above the slice size writes one slice now and the rest on later turns, so other work runs between', async () => {
+    const h = await startGateway(SLICED);
+    const room = await roomOf(h, 5);
+    const sentBefore = h.gateway.stats().messagesSent;
+    const seq = h.auctions.append('busy', { kind: 'bid', amount: '10.00' });
+    expect(h.gateway.stats().messagesSent - sentBefore).toBe(2);
+    expect(h.gateway.stats().topicsFanningOut).toBe(1);
+    await Promise.all(room.map((c) => c.next((m) => m.type === 'event' && m.seq === seq)));
+    expect(h.gateway.stats().messagesSent - sentBefore).toBe(5);
+    await until(() => h.gateway.stats().topicsFanningOut === 0, 'the pass to end');
+  });
+
+  it('events published during a pass: prices conflate (latest wins), key events all arrive, every socket in seq order', async () => {
+    const h = await startGateway(SLICED);
+    const room = await roomOf(h, 5);
+    const keySeqs: number[] = [];
+    let lastPrice = 0;
+    for (let i = 1; i <= 30; i++) {
+      lastPrice = h.auctions.append('busy', { kind: 'price', price: i }, { conflate: 'price' });
+      if (i % 10 === 0) keySeqs.push(h.auctions.append('busy', { kind: 'extended', at: i }));
+    }
+    for (const c of room) {
+      await c.next((m) => m.type === 'event' && m.seq === keySeqs.at(-1), 5000);
+      const got = events(c.received, 'auction:busy');
+      const seqs = got.map((m) => m.seq);
+      expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+      expect(got.filter((m) => m.event.kind === 'extended').map((m) => m.seq)).toEqual(keySeqs);
+      const prices = got.filter((m) => m.event.kind === 'price');
+      expect(prices.length).toBeLessThan(30);
+      expect(prices.at(-1)?.seq).toBe(lastPrice);
+      expect(prices.at(-1)?.event.price).toBe(30);
+    }
+    expect(h.gateway.stats().eventsConflated).toBeGreaterThan(0);
+    expect(await h.registry.getSingleMetricAsString('gavel_ws_events_conflated_total')).toMatch(/gavel_ws_events_conflated_total [1-9]\d*/);
+  });
+
+  it('a small topic is not held up: it is sent to at once while a busy topic is mid-pass', async () => {
+    const h = await startGateway(SLICED);
+    const room = await roomOf(h, 5);
+    const [quiet] = await roomOf(h, 1, 'auction:quiet');
+    h.auctions.append('busy', { kind: 'bid' });
+    const sentBefore = h.gateway.stats().messagesSent;
+    h.auctions.append('quiet', { kind: 'bid' });
+    expect(h.gateway.stats().messagesSent - sentBefore).toBe(1);
+    await quiet!.next((m) => m.type === 'event' && m.topic === 'auction:quiet');
+    await Promise.all(room.map((c) => c.next((m) => m.type === 'event' && m.topic === 'auction:busy')));
+  });
+});
+
 describe('WebSocket gateway: slow consumers, heartbeats and shutdown', () => {
   const SLOW_LIMITS = { socketBufferBytes: 16 * 1024, backlogBytesMax: 256 * 1024, backlogMessagesMax: 500 };
   const PADDING = 'x'.repeat(8 * 1024);
