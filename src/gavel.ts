@@ -34,6 +34,7 @@ import { WsGateway } from './gateway/ws.js';
 import { registerWebApp } from './gateway/web.js';
 import { registerGraphql } from './gateway/graphql.js';
 import type { GavelModule, ModuleContext } from './platform/module.js';
+import type { NatsConnection } from '@nats-io/transport-node';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -77,6 +78,8 @@ export interface StartOptions {
    * worker role); the rest tunes retries, leases and polling.
    */
   notifications?: NotificationsDeps['delivery'];
+  /** With NATS_URL: the JetStream stream and subject prefix (tests give each node set its own). */
+  jetstream?: { stream?: string; subjectPrefix?: string; replicas?: number };
 }
 
 export async function startGavel(config: Config, options: StartOptions = {}): Promise<GavelNode> {
@@ -90,7 +93,9 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const idempotency = new Idempotency(database, clock);
   // Workers deliver events; other roles only append them.
   const { deliver = config.roles.has('worker'), ...relayOptions } = options.outbox ?? {};
-  const bus = createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
+  // NATS_URL: events cross processes through JetStream (docs/cluster.md); else the in-process outbox bus.
+  const nats = config.natsUrl ? await connectNats(config.natsUrl, logger).catch(async (error) => { await database.close().catch(() => {}); throw error; }) : undefined;
+  const bus = nats ? (await import('./platform/bus/jetstream-bus.js')).createJetStreamBus(database, clock, logger, nats, { ...relayOptions, ...options.jetstream, deliver }) : createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
   const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
   const notifications = createNotificationsModule(ctx, {
@@ -167,11 +172,11 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     await ws?.close().catch(() => {});
     await http?.close().catch(() => {});
     await bus.stop().catch(() => {});
+    await nats?.close().catch(() => {});
     await database.close().catch(() => {});
     throw error;
   }
 
-  if (config.natsUrl) logger.warn({ natsUrl: config.natsUrl }, 'NATS_URL is set, but the NATS adapter is not built yet: events go through the outbox in-process');
   const address = http.server.address();
   const url = options.listen === false || address === null || typeof address === 'string' ? '' : displayUrl(`http://${address.address}:${address.port}`);
 
@@ -196,6 +201,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
         await ws?.close(); // before HTTP, so the close frames (1001) go out
         await server.close();
         await bus.stop();
+        await nats?.close();
         for (const m of [...modules].reverse()) await m.stop?.();
         await database.close();
       })()),
@@ -204,6 +210,14 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
 
 /** The notifier reading a person's address to mail them (accounts has no narrower read for other modules yet). */
 const NOTIFIER: Principal = { userId: '00000000-0000-0000-0000-000000000000', roles: ['admin'], sessionId: 'notifications' };
+
+/** Connects to NATS (the servers in a comma-separated URL list); reconnects forever once connected. */
+async function connectNats(url: string, logger: Logger): Promise<NatsConnection> {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: url.split(','), name: `gavel-${process.pid}`, maxReconnectAttempts: -1, timeout: 5_000 });
+  logger.info({ server: nc.getServer() }, 'connected to NATS');
+  return nc;
+}
 
 /** Loopback and wildcard addresses read better as localhost. */
 function displayUrl(address: string): string {

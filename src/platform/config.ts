@@ -66,7 +66,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: '--host', env: 'GAVEL_HOST', value: '<addr>', defaultText: '127.0.0.1', description: 'address to listen on (0.0.0.0 in a container)' },
   { key: 'dataDir', flag: '--data-dir', env: 'GAVEL_DATA_DIR', value: '<path>', defaultText: './data', description: 'where the embedded SQLite database and uploads live' },
   { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', value: '<url>', defaultText: '(embedded SQLite)', description: 'postgres://… to use PostgreSQL instead of SQLite' },
-  { key: 'natsUrl', flag: '--nats-url', env: 'NATS_URL', value: '<url>', defaultText: '(in-process bus)', description: 'nats://… for the bus when scaled out (adapters arrive with scale-out; accepted and reported now)' },
+  { key: 'natsUrl', flag: '--nats-url', env: 'NATS_URL', value: '<url>', defaultText: '(in-process bus)', description: 'nats://… (comma-separated for a cluster): events and saga messages go through NATS JetStream instead of the in-process bus' },
   { key: 'roles', flag: '--role', env: 'GAVEL_ROLE', value: '<list>', defaultText: 'all', description: 'comma-separated roles this process runs: api, engine, worker, or all' },
   { key: 'logLevel', flag: '--log-level', env: 'GAVEL_LOG_LEVEL', value: '<level>', defaultText: 'info', description: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'adminEmail', flag: undefined, env: 'GAVEL_ADMIN_EMAIL', value: '<email>', defaultText: '(none)', description: 'with GAVEL_ADMIN_PASSWORD: an admin created at start if absent' },

@@ -9,6 +9,7 @@ import { toNumber, type Database } from '../db/database.js';
 import type { ModuleMigrations } from '../db/migrations.js';
 import type { Clock } from '../clock.js';
 import { outboxMigration } from '../outbox/outbox.js';
+import { busInboxMigration } from '../bus/inbox-migration.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -52,7 +53,7 @@ const createTable: Migration = {
 };
 
 /** The platform's tables, one history for all of them: idempotency keys, then the outbox. */
-export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable, '0002_outbox': outboxMigration } };
+export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable, '0002_outbox': outboxMigration, '0003_bus_inbox': busInboxMigration } };
 
 export class Idempotency {
   private readonly db: Kysely<Tables>;

@@ -67,7 +67,8 @@ export const CONSUMER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,99}$/;
 
 interface Consumer {
   name: string;
-  topics: ReadonlySet<string>;
+  /** 'all': every event (the JetStream bus's publisher, which forwards the whole outbox). */
+  topics: ReadonlySet<string> | 'all';
   handler: EventHandler;
   /** Its checkpoint row exists. */
   ready: boolean;
@@ -83,6 +84,10 @@ interface Consumer {
 
 
 type BatchResult = 'idle' | 'busy' | 'partial' | 'full';
+
+function wants(c: Consumer, topic: string): boolean {
+  return c.topics === 'all' || c.topics.has(topic);
+}
 
 /** A handler failed on `event`; everything before it was committed. */
 class HandlerFailed extends Error {
@@ -123,12 +128,14 @@ export class OutboxRelay {
     assert(this.options.batchSize >= 1 && this.options.batchesPerTurn >= 1 && this.options.pollIntervalMs >= 1);
   }
 
-  subscribe(consumer: string, topics: readonly string[], handler: EventHandler): void {
+  subscribe(consumer: string, topics: readonly string[] | 'all', handler: EventHandler): void {
     assert.match(consumer, CONSUMER_NAME_PATTERN);
     assert(!this.consumers.has(consumer), `consumer ${consumer} is subscribed already`);
-    assert(topics.length > 0, 'subscribe to at least one topic');
-    for (const topic of topics) assert.match(topic, TOPIC_PATTERN);
-    this.consumers.set(consumer, { name: consumer, topics: new Set(topics), handler, ready: false, known: CHECKPOINT_START, failures: 0, retryAtMs: 0, retryTimer: undefined, unsavedSinceMs: undefined });
+    if (topics !== 'all') {
+      assert(topics.length > 0, 'subscribe to at least one topic');
+      for (const topic of topics) assert.match(topic, TOPIC_PATTERN);
+    }
+    this.consumers.set(consumer, { name: consumer, topics: topics === 'all' ? 'all' : new Set(topics), handler, ready: false, known: CHECKPOINT_START, failures: 0, retryAtMs: 0, retryTimer: undefined, unsavedSinceMs: undefined });
     this.poke();
   }
 
@@ -216,7 +223,7 @@ export class OutboxRelay {
     // look first, outside a transaction, and pass over rows that are not ours in memory rather
     // than commit a transaction (an fsync on SQLite) just to move a checkpoint.
     const peek = await this.outbox.readAfter(this.database.kysely, c.known, this.options.batchSize);
-    if (peek.length > 0 && !peek.some((row) => c.topics.has(row.event.topic))) {
+    if (peek.length > 0 && !peek.some((row) => wants(c, row.event.topic))) {
       c.unsavedSinceMs ??= performance.now();
       if (!mustSave) {
         c.known = peek.at(-1)!.checkpoint;
@@ -254,7 +261,7 @@ export class OutboxRelay {
     let at = from;
     let failure: HandlerFailed | undefined;
     for (const { event, checkpoint } of rows) {
-      if (c.topics.has(event.topic)) {
+      if (wants(c, event.topic)) {
         const sp = await tx.savepoint('event').execute();
         const pending: Array<() => void> = [];
         try {
