@@ -318,6 +318,36 @@ describe('bid rejections', () => {
   });
 });
 
+describe('a repeated bidId', () => {
+  it("is the same bidder's retry: applied once, answered with no new events, even after the price moved", () => {
+    const sale = timedSale();
+    const first: AuctionCommand = { type: 'bid', bidId: 'retry-1', bidderId: 'alice', amountMinor: 1_000n };
+    expect(sale.types(first)).toContain('BidAccepted');
+    sale.do(bid('bob', 1_100n));
+    const before = cloneState(sale.state);
+    expect(sale.do(first)).toEqual([]);
+    expect(sale.state).toEqual(before);
+  });
+
+  it("is refused when someone else's bid already used it, online or on the floor", () => {
+    const sale = timedSale();
+    sale.do({ type: 'bid', bidId: 'shared', bidderId: 'alice', amountMinor: 1_000n });
+    expect(sale.refuse({ type: 'bid', bidId: 'shared', bidderId: 'bob', amountMinor: 2_000n })).toMatchObject({ code: 'BID_ID_REUSED', field: 'bidId' });
+    const live = liveSale();
+    live.do({ type: 'floorBid', bidId: 'paddle-bid', paddle: '12', amountMinor: 1_000n, clerkId: 'clerk' });
+    expect(live.do({ type: 'floorBid', bidId: 'paddle-bid', paddle: '12', amountMinor: 1_000n, clerkId: 'clerk' })).toEqual([]);
+    expect(live.refuse({ type: 'floorBid', bidId: 'paddle-bid', paddle: '14', amountMinor: 1_100n, clerkId: 'clerk' })).toMatchObject({ code: 'BID_ID_REUSED' });
+    expect(live.refuse({ type: 'bid', bidId: 'paddle-bid', bidderId: 'alice', amountMinor: 1_100n })).toMatchObject({ code: 'BID_ID_REUSED' });
+  });
+
+  it('is recognised after a rebuild from the journal, and a buy-now retry too', () => {
+    const sale = timedSale({ buyNowMinor: 50_000n });
+    sale.do({ type: 'buyNow', bidId: 'bn-1', bidderId: 'carol' });
+    const rebuilt = replay(sale.events);
+    expect(decide(rebuilt, { type: 'buyNow', bidId: 'bn-1', bidderId: 'carol' }, { nowMs: sale.nowMs })).toMatchObject({ ok: true, events: [] });
+  });
+});
+
 describe('proxy bidding', () => {
   type Step = [bidder: string, amountMinor: bigint, maxMinor: bigint | undefined, leader: string, priceMinor: bigint];
   it.each<[string, Step[]]>([

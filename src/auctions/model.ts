@@ -228,6 +228,11 @@ export interface AuctionState {
   outcome: Outcome | null;
   closedVia: ClosedVia | null;
   cancellation: { byUserId: string; byAdmin: boolean; reason: string } | null;
+  /**
+   * bidId → who placed it (a bidder id, or `floor:<paddle>`), for every bid and buy-now taken:
+   * a command repeating a bidId is a retry, applied once. Null prototype: ids are keys.
+   */
+  bidIds: Record<string, string>;
 }
 
 export function initialState(): AuctionState {
@@ -249,6 +254,7 @@ export function initialState(): AuctionState {
     outcome: null,
     closedVia: null,
     cancellation: null,
+    bidIds: Object.create(null) as Record<string, string>,
   };
 }
 
@@ -256,6 +262,7 @@ export function initialState(): AuctionState {
 export function cloneState(state: AuctionState): AuctionState {
   const copy = structuredClone(state);
   copy.participants = Object.assign(Object.create(null) as Record<string, number>, copy.participants);
+  copy.bidIds = Object.assign(Object.create(null) as Record<string, string>, copy.bidIds);
   return copy;
 }
 
@@ -345,6 +352,7 @@ export type AuctionRejectionCode = Extract<
   | 'REPUTATION_TOO_LOW'
   | 'NOT_JOINED'
   | 'BID_TOO_LOW'
+  | 'BID_ID_REUSED'
   | 'ALREADY_LEADING'
   | 'BUY_NOW_UNAVAILABLE'
   | 'FAIR_WARNING_REQUIRED'
@@ -616,6 +624,8 @@ function decideBid(state: AuctionState, cmd: Extract<AuctionCommand, { type: 'bi
   if (!isAmount(cmd.amountMinor)) return invalid('amountMinor', 'must be a positive amount of minor units');
   if (!isAmount(maxMinor)) return invalid('maxMinor', 'must be a positive amount of minor units');
   if (maxMinor < cmd.amountMinor) return invalid('maxMinor', 'must be at least the bid amount');
+  const repeat = repeatedBid(state, cmd.bidId, cmd.bidderId);
+  if (repeat) return repeat;
   const closed = refuseUnlessBidding(state, nowMs);
   if (closed) return closed;
   const staff = refuseStaff(configOf(state), cmd.bidderId);
@@ -625,9 +635,21 @@ function decideBid(state: AuctionState, cmd: Extract<AuctionCommand, { type: 'bi
   return placeBid(state, nowMs, { bidder, bidId: cmd.bidId, amountMinor: cmd.amountMinor, maxMinor, clerkId: null });
 }
 
+/**
+ * A bidId seen before: the same person's retry is applied once (no events: nothing new
+ * happened); anyone else's reuse of it is refused. Undefined for a new bidId.
+ */
+function repeatedBid(state: AuctionState, bidId: string, placedBy: string): Bodies | Rejection | undefined {
+  const seen = state.bidIds[bidId];
+  if (seen === undefined) return undefined;
+  return seen === placedBy ? [] : reject('BID_ID_REUSED', `bidId ${bidId} names another bid: choose a new one`, { field: 'bidId' });
+}
+
 /** A floor bid is a paddle's bid at an amount, entered by the auctioneer or a clerk. No proxy. */
 function decideFloorBid(state: AuctionState, cmd: Extract<AuctionCommand, { type: 'floorBid' }>, nowMs: number): Bodies | Rejection {
   if (!isId(cmd.bidId)) return invalid('bidId', 'must be an id');
+  const repeat = repeatedBid(state, cmd.bidId, `floor:${cmd.paddle}`);
+  if (repeat) return repeat;
   if (typeof cmd.paddle !== 'string' || !PADDLE_PATTERN.test(cmd.paddle)) return invalid('paddle', 'must be 1–16 letters, digits or dashes');
   if (!isAmount(cmd.amountMinor)) return invalid('amountMinor', 'must be a positive amount of minor units');
   const refused = refuseUnlessAuctioneer(state, cmd.clerkId, { clerks: true }) ?? refuseUnlessBidding(state, nowMs);
@@ -747,6 +769,8 @@ function softCloseExtension(state: AuctionState, nowMs: number): Bodies {
 
 function decideBuyNow(state: AuctionState, cmd: Extract<AuctionCommand, { type: 'buyNow' }>, nowMs: number): Bodies | Rejection {
   if (!isId(cmd.bidId)) return invalid('bidId', 'must be an id');
+  const repeat = repeatedBid(state, cmd.bidId, cmd.bidderId);
+  if (repeat) return repeat;
   const config = configOf(state);
   const refused = refuseUnlessBidding(state, nowMs) ?? refuseStaff(config, cmd.bidderId);
   if (refused) return refused;
@@ -871,6 +895,7 @@ export function evolve(state: AuctionState, event: AuctionEvent): AuctionState {
       applyBid(state, event);
       break;
     case 'BoughtNow':
+      state.bidIds[event.bidId] = event.bidderId;
       state.leader = { bidder: { source: 'online', bidderId: event.bidderId }, maxMinor: event.priceMinor, bidId: event.bidId };
       state.priceMinor = event.priceMinor;
       break;
@@ -891,6 +916,7 @@ export function evolve(state: AuctionState, event: AuctionEvent): AuctionState {
 
 function applyBid(state: AuctionState, event: Extract<AuctionEvent, { type: 'BidAccepted' }>): void {
   assert(state.priceMinor === null || event.priceMinor >= state.priceMinor, 'the price never falls');
+  state.bidIds[event.bidId] = event.bidder.source === 'online' ? event.bidder.bidderId : `floor:${event.bidder.paddle}`;
   if (event.result !== 'outbid') state.leader = { bidder: event.bidder, maxMinor: event.maxMinor, bidId: event.bidId };
   state.priceMinor = event.priceMinor;
   state.bidCount = event.bidCount;

@@ -114,6 +114,7 @@ export const PROBLEM_CODES = {
   AMEND_NOTHING: { status: 422, title: 'The amendment changes nothing' },
   AMEND_NOT_SMALLER: { status: 422, title: 'An amendment may only lower the quantity' },
   CLIENT_ORDER_ID_REUSED: { status: 409, title: 'That client order id names a different order' },
+  BID_ID_REUSED: { status: 409, title: 'That bid id names another bid' },
   // orders
   ORDER_STATE: { status: 409, title: 'The order is not in a state that allows this' },
   // notifications

@@ -151,5 +151,31 @@ for (const dialect of DIALECTS) {
       socket.close();
       unsigned.close();
     });
+
+    it('a bid resent with the same bidId (a dropped connection) is applied once; another bidder reusing it is refused', async () => {
+      const socket = await connect(t.node.url);
+      socket.send({ type: 'auth', token: bob.token });
+      await socket.next((x) => x.type === 'authenticated');
+      const before = (await t.call('GET', `/api/auctions/${auctionId}`)).body.live;
+      const bidId = '0190f3a0-1111-7aaa-8bbb-0123456789ab';
+      const args = { auctionId, amount: before.minimumNextBid, currency: 'USD', bidId };
+      socket.send({ type: 'command', id: 'first', name: 'auction.bid', args });
+      expect(await socket.next((x) => x.type === 'result' && x.id === 'first')).toMatchObject({ ok: true, result: { bidId, result: 'leads' } });
+      socket.send({ type: 'command', id: 'again', name: 'auction.bid', args });
+      const again = await socket.next((x) => x.type === 'result' && x.id === 'again');
+      expect(again).toMatchObject({ ok: true, result: { bidId, result: null, me: { leading: true } } });
+      const after = (await t.call('GET', `/api/auctions/${auctionId}`)).body.live;
+      expect(after.bidCount).toBe(before.bidCount + 1);
+      expect(after.price).toBe(before.minimumNextBid);
+
+      const other = await connect(t.node.url);
+      other.send({ type: 'auth', token: alice.token });
+      await other.next((x) => x.type === 'authenticated');
+      other.send({ type: 'command', id: 'steal', name: 'auction.bid', args: { ...args, amount: after.minimumNextBid } });
+      expect(await other.next((x) => x.type === 'result' && x.id === 'steal')).toMatchObject({ ok: false, problem: { status: 409, code: 'BID_ID_REUSED' } });
+      expect((await t.call('GET', `/api/auctions/${auctionId}`)).body.live.bidCount).toBe(after.bidCount);
+      socket.close();
+      other.close();
+    });
   });
 }
