@@ -115,7 +115,7 @@ function mailCount(mailDir: string): { files: number; lastMtimeMs: number; first
 }
 
 async function backlog(dataDir: string, hookBase: string): Promise<Person[]> {
-  const env = { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_ROLE: 'api,engine' };
+  const env = { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_ROLE: 'api,engine', GAVEL_WEBHOOK_ALLOW_PRIVATE: '1' };
   const server = await startServer(dataDir, { env });
   const client = new Client(server.port, PRODUCERS + 4);
   try {
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
 
     // --- the drain ---------------------------------------------------------------------------
     const expected = EVENTS * 2; // a webhook POST and an e-mail per event
-    server = await startServer(dataDir, { env: { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS) }, profileDir: process.env.NOTIFY_SERVER_PROFILE });
+    server = await startServer(dataDir, { env: { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_WEBHOOK_ALLOW_PRIVATE: '1' }, profileDir: process.env.NOTIFY_SERVER_PROFILE });
     const cpuBefore = cpuSecondsOf(server.pid);
     const drainBegan = Date.now();
     let lastReport = now();

@@ -9,7 +9,7 @@ import { attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
 import { createExchangeModule, type ExchangeModule } from './exchange/module.js';
 import { exchangeMigrations } from './exchange/migrations.js';
 import { attachExchangeFeeds, exchangeCommands } from './exchange/realtime.js';
-import { AppError, fieldError } from './platform/errors.js';
+import { fieldError } from './platform/errors.js';
 import { catalogMigrations } from './catalog/migrations.js';
 import { createCatalogModule, type CatalogModule } from './catalog/module.js';
 import { ledgerMigrations } from './ledger/migrations.js';
@@ -17,7 +17,6 @@ import { createLedgerModule, type LedgerModule } from './ledger/module.js';
 import { Idempotency, platformMigrations } from './platform/idempotency/idempotency.js';
 import { notificationsMigrations } from './notifications/migrations.js';
 import { createNotificationsModule, type NotificationsDeps, type NotificationsModule } from './notifications/module.js';
-import type { Principal } from './platform/auth/principal.js';
 import { ordersMigrations } from './orders/migrations.js';
 import { createOrdersModule, type OrdersModule } from './orders/module.js';
 import { createOutboxBus, type Bus } from './platform/outbox/bus.js';
@@ -102,15 +101,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     bus,
     idempotency,
     // E-mail goes to the account's address as it is when the mail is sent.
-    contactOf: async (userId) => {
-      try {
-        const user = await accounts.service.getUser(NOTIFIER, userId);
-        return { name: user.name, email: user.email };
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'NOT_FOUND') return undefined;
-        throw error;
-      }
-    },
+    contactOf: (userId) => accounts.service.contactOf(userId),
     delivery: { deliver, ...options.notifications },
   });
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
@@ -207,9 +198,6 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       })()),
   };
 }
-
-/** The notifier reading a person's address to mail them (accounts has no narrower read for other modules yet). */
-const NOTIFIER: Principal = { userId: '00000000-0000-0000-0000-000000000000', roles: ['admin'], sessionId: 'notifications' };
 
 /** Connects to NATS (the servers in a comma-separated URL list); reconnects forever once connected. */
 async function connectNats(url: string, logger: Logger): Promise<NatsConnection> {

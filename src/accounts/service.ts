@@ -156,6 +156,15 @@ export class AccountsService implements Authenticator {
     return (await this.store.findUser(userId)) !== undefined;
   }
 
+  /**
+   * For other modules: a user's name and e-mail address (notifications mail them), or undefined
+   * when there is no such user (deleted ones included). Nothing else of the account is shown.
+   */
+  async contactOf(userId: string): Promise<{ name: string; email: string } | undefined> {
+    const user = await this.store.findUser(userId);
+    return user && { name: user.name, email: user.email };
+  }
+
   // --- reputation ----------------------------------------------------------------------------
 
   /** For other modules: a user's reputation index (0–100), or undefined when there is no such user. */

@@ -2,6 +2,7 @@
 // DiscoveryQuery (ids lower-cased, times in ms, prices in the named currency's minor units);
 // discovery.ts runs it. The catalog is reached only through the functions passed in.
 import { Type, type Static } from '@sinclair/typebox';
+import { requirePrincipal, type Principal } from '../platform/auth/principal.js';
 import type { Clock } from '../platform/clock.js';
 import { AppError, fieldError } from '../platform/errors.js';
 import type { HttpServer } from '../platform/http/server.js';
@@ -21,7 +22,7 @@ import {
   type DiscoverySort,
 } from './discovery.js';
 import { auctionRowJson } from './routes.js';
-import type { AuctionRow, AuctionsStore } from './store.js';
+import type { AuctionRow, AuctionsExecutor, AuctionsStore } from './store.js';
 
 export const SEARCH_TEXT_MAX_LENGTH = 200;
 const DEFAULT_STATUSES: AuctionStatus[] = ['scheduled', 'open'];
@@ -69,6 +70,7 @@ const DiscoveryQueryString = Type.Object(
     ),
     limit: Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT }),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'nextCursor of the page before, with the same sort' })),
+    sellerId: Type.Optional(Type.Union([Type.Literal('me'), Uuid], { description: "only this seller's auctions; `me` (signed in) for your own" })),
   },
   { additionalProperties: false },
 );
@@ -87,15 +89,18 @@ export function discoveryRoutes(app: HttpServer, deps: DiscoveryDeps): void {
     {
       schema: {
         tags: ['auctions'],
-        summary: 'Find auctions: full-text search, filters (category with its subcategories, status, kind, start window, price in a currency) and sorts, by cursor (public)',
+        summary: 'Find auctions: full-text search, filters (category with its subcategories, status, kind, start window, price in a currency, seller) and sorts, by cursor (public)',
         querystring: DiscoveryQueryString,
         response: { 200: DiscoveryPage, ...problemResponses(400) },
       },
     },
     async (req) => {
-      const query = await discoveryQueryOf(req.query, deps);
+      const query = await discoveryQueryOf(req.query, deps, req.principal);
       const nowMs = deps.clock.nowMs();
-      const page = await discoverAuctions(deps.store.db, deps.store.database.dialect, query);
+      // Search tolerates the replicas' lag; a seller's own listings must show what they just listed.
+      const ownListings = query.filter.sellerId !== undefined && query.filter.sellerId === req.principal?.userId;
+      const reader = ownListings ? deps.store.db : (deps.store.database.replica as unknown as AuctionsExecutor);
+      const page = await discoverAuctions(reader, deps.store.database.dialect, query);
       const paths = await categoryPaths(page.items, deps);
       return {
         items: page.items.map((row) => ({
@@ -110,8 +115,8 @@ export function discoveryRoutes(app: HttpServer, deps: DiscoveryDeps): void {
   );
 }
 
-/** The query string in the query's terms, or a 400 naming the field at fault. */
-export async function discoveryQueryOf(text: DiscoveryQueryText, deps: DiscoveryDeps): Promise<DiscoveryQuery> {
+/** The query string in the query's terms, or a 400 naming the field at fault (`sellerId=me` signed out: 401). */
+export async function discoveryQueryOf(text: DiscoveryQueryText, deps: DiscoveryDeps, caller: Principal | null = null): Promise<DiscoveryQuery> {
   const statuses = text.status === undefined ? DEFAULT_STATUSES : statusesOf(text.status);
   const sort: DiscoverySort = text.sort ?? (statuses.some((s) => s === 'scheduled' || s === 'open') ? 'ending_soonest' : 'newest');
   const filter: DiscoveryFilter = {
@@ -121,6 +126,7 @@ export async function discoveryQueryOf(text: DiscoveryQueryText, deps: Discovery
     ...(text.startsAfter !== undefined && { startsFromMs: timeOf('startsAfter', text.startsAfter) }),
     ...(text.startsBefore !== undefined && { startsBeforeMs: timeOf('startsBefore', text.startsBefore) }),
     ...(await priceFilterOf(text, deps)),
+    ...(text.sellerId !== undefined && { sellerId: text.sellerId === 'me' ? requirePrincipal(caller).userId : text.sellerId.toLowerCase() }),
   };
   if (text.category !== undefined) filter.categoryIds = await categoryIdsOf(text.category.toLowerCase(), deps);
   return { filter, sort, limit: text.limit, after: text.cursor === undefined ? null : cursorPosition(text.cursor, sort) };

@@ -34,6 +34,8 @@ export interface DiscoveryFilter {
   /** The current price (the starting price before the first bid), inclusive, in `currency`'s minor units. */
   minPriceMinor?: bigint;
   maxPriceMinor?: bigint;
+  /** Only this seller's auctions (My listings). */
+  sellerId?: string;
 }
 
 /** Where a page starts: strictly after this row in the sort's order. */
@@ -96,6 +98,7 @@ function filterConditions(eb: AuctionsEb, dialect: Dialect, f: DiscoveryFilter):
   if (f.startsBeforeMs !== undefined) all.push(eb('starts_at_ms', '<', f.startsBeforeMs));
   if (f.minPriceMinor !== undefined) all.push(eb('current_price_minor', '>=', f.minPriceMinor));
   if (f.maxPriceMinor !== undefined) all.push(eb('current_price_minor', '<=', f.maxPriceMinor));
+  if (f.sellerId !== undefined) all.push(eb('seller_id', '=', f.sellerId));
   return all;
 }
 

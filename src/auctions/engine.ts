@@ -59,6 +59,8 @@ interface Market {
   tail: Promise<unknown>;
   timer: NodeJS.Timeout | undefined;
   settling: Promise<void> | undefined;
+  /** A commit failed and the journal could not be read back: `state` may hold events that never committed. */
+  stale?: boolean;
 }
 
 interface CommitUnit {
@@ -132,6 +134,11 @@ export class AuctionEngine {
     return this.markets.get(auctionId)?.row;
   }
 
+  /** Every auction this engine holds: running, or over and not yet settled (for reads). */
+  *held(): IterableIterator<{ row: AuctionRow; state: AuctionState; view: PublicView }> {
+    for (const m of this.markets.values()) yield { row: m.row, state: m.state, view: m.view };
+  }
+
   /** Creates an auction: its row and its first journal entry commit together. */
   async create(row: AuctionRow, command: Extract<AuctionCommand, { type: 'create' }>): Promise<AuctionState> {
     const nowMs = this.o.clock.nowMs();
@@ -160,6 +167,10 @@ export class AuctionEngine {
 
   private async run(market: Market, command: AuctionCommand): Promise<AuctionEvent[]> {
     if (this.stopped) throw new AppError('NOT_READY', 'the auction engine is stopping');
+    if (market.stale) {
+      await this.rebuild(market);
+      market.stale = false;
+    }
     const nowMs = this.o.clock.nowMs();
     const decision = decide(market.state, command, { nowMs });
     if (!decision.ok) throw new AuctionRejected(decision.rejection);
@@ -175,7 +186,9 @@ export class AuctionEngine {
     try {
       await this.committer.submit({ auctionId: market.id, ops, entries, projection, outbox: outbidEventsOf(market, events) });
     } catch (error) {
-      await this.rebuild(market);
+      // The state moved ahead of a commit that failed: read it back from the journal, or, with
+      // storage down, mark it stale so the next command reads it back before it decides.
+      await this.rebuild(market).catch(() => (market.stale = true));
       throw error;
     }
     market.lastHash = lastHash;

@@ -11,10 +11,14 @@ import { AuctionsService } from './service.js';
 import { AuctionsStore } from './store.js';
 import { reputationChangesOf, type SettledSale } from './reputation.js';
 import type { Kysely } from 'kysely';
+import { STARTING_SOON_SWEEP_INTERVAL_MS, WatchlistService } from './watchlist.js';
+import { watchlistRoutes } from './watchlist-routes.js';
+import { WatchlistStore } from './watchlist-store.js';
 
 export interface AuctionsModule extends GavelModule {
   service: AuctionsService;
   engine: AuctionEngine;
+  watchlist: WatchlistService;
 }
 
 export function createAuctionsModule(
@@ -38,20 +42,38 @@ export function createAuctionsModule(
     deps.catalog.unlockLot(row.lotId, `auction:${auctionId}`).catch((error: unknown) => logger.warn({ err: error, auctionId }, 'unlocking the lot of an unsold auction failed'));
   });
   const service = new AuctionsService(engine, store, deps.ledger, deps.catalog, deps.reputationOf, ctx.clock);
+  const scaleOf = (code: string) => deps.ledger.currency(code)?.scale ?? 0;
+  const watchlist = new WatchlistService({ store: new WatchlistStore(ctx.database), auctions: store, events: deps.bus, clock: ctx.clock, logger, startingSoonMs: ctx.config.startingSoonMinutes * 60_000, scaleOf });
+  // Workers look for watched auctions about to start (scheduled work, like the purchase deadlines).
+  let watchSweeper: NodeJS.Timeout | undefined;
+  const sweepWatches = () => {
+    watchlist.sweepStartingSoon().catch((error: unknown) => logger.error({ err: error }, 'starting-soon sweep failed; the next tick tries again'));
+  };
   return {
     name: 'auctions',
     migrations: auctionsMigrations,
     service,
     engine,
+    watchlist,
     routes: (app) => {
       auctionsRoutes(app, service, { idempotency: deps.idempotency, scaleOf: (code) => deps.ledger.currency(code)?.scale ?? 0 });
       discoveryRoutes(app, { store, clock: ctx.clock, catalog: deps.catalog, ledger: deps.ledger });
+      watchlistRoutes(app, watchlist, { clock: ctx.clock, scaleOf, categoryPath: (id) => deps.catalog.categoryPath(id) });
     },
     // One process holds every auction until scale-out brings leases (issue 8): the engine
     // role owns the markets.
     start: async () => {
       if (ctx.config.roles.has('engine')) await engine.start();
+      if (ctx.config.roles.has('worker')) {
+        watchSweeper = setInterval(sweepWatches, STARTING_SOON_SWEEP_INTERVAL_MS);
+        watchSweeper.unref();
+        sweepWatches();
+      }
     },
-    stop: () => engine.stop(),
+    stop: async () => {
+      clearInterval(watchSweeper);
+      await watchlist.stop();
+      await engine.stop();
+    },
   };
 }

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { requirePrincipal } from '../platform/auth/principal.js';
-import { fieldError } from '../platform/errors.js';
+import { AppError, fieldError } from '../platform/errors.js';
 import type { HttpServer } from '../platform/http/server.js';
 import { problemResponses, Uuid } from '../platform/http/schemas.js';
 import type { Idempotency } from '../platform/idempotency/idempotency.js';
@@ -72,6 +72,24 @@ export function auctionsRoutes(app: HttpServer, service: AuctionsService, deps: 
       const me = requirePrincipal(req.principal);
       return idempotency.handle(req, reply, me.userId, async () => ({ status: 201, body: pageJson(await service.create(req.principal, req.body), scaleOf) }));
     },
+  );
+
+  app.get(
+    '/api/auctions/console',
+    {
+      schema: {
+        ...tags,
+        security: bearer,
+        summary: "The live sales you may run from the auctioneer's console (as their auctioneer or a clerk), open ones first, then by start time",
+        response: { 200: Loose, ...problemResponses(401) },
+      },
+    },
+    async (req) => ({
+      items: service.consoleSales(req.principal).map((sale) => {
+        const scale = scaleOf(sale.auction.currency);
+        return { auction: rowJson(sale.auction, scale), live: viewJson(sale.view, scale), role: sale.role };
+      }),
+    }),
   );
 
   app.get('/api/auctions/:id', { schema: { ...tags, summary: "An auction's page: lot, live state, your standing", params: IdParams, response: { 200: Loose, ...problemResponses(400, 404) } } }, async (req) =>
@@ -205,6 +223,25 @@ export function auctionsRoutes(app: HttpServer, service: AuctionsService, deps: 
     },
   );
 
+  app.get(
+    '/api/auction-increments',
+    {
+      schema: {
+        ...tags,
+        summary: 'The default increment ladder for a currency: what an auction created without `increments` uses (public)',
+        querystring: Type.Object({ currency: CurrencyCode }, { additionalProperties: false }),
+        response: { 200: Type.Object({ currency: Type.String(), increments: Type.Array(Type.Object({ from: Type.String(), increment: Type.String() })) }), ...problemResponses(400) },
+      },
+    },
+    async (req) => {
+      const ladder = await service.defaultLadder(req.query.currency).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'UNKNOWN_CURRENCY') throw fieldError('UNKNOWN_CURRENCY', 'query', 'currency', 'is not a known currency or asset');
+        throw error;
+      });
+      return { currency: ladder.currency, increments: ladder.bands.map((b) => ({ from: formatAmount(b.fromMinor, ladder.scale), increment: formatAmount(b.incrementMinor, ladder.scale) })) };
+    },
+  );
+
   app.put(
     '/api/auctions/:id/recording',
     {
@@ -331,6 +368,7 @@ function pageJson(page: AuctionPage, scaleOf: (currency: string) => number) {
     live: viewJson(page.view, scale),
     nextBids: page.nextBidsMinor.map((m) => formatAmount(m, scale)),
     me: page.me ? bidderJson(page.me, scale) : null,
+    staffRole: page.staffRole,
     serverTime: new Date(page.serverTimeMs).toISOString(),
     serverTimeMs: page.serverTimeMs,
   };

@@ -15,6 +15,7 @@ import {
   bidderView,
   checkInvariants,
   configFrom,
+  defaultIncrements,
   evolve,
   initialState,
   nextIncrements,
@@ -56,8 +57,23 @@ export interface AuctionPage {
   nextBidsMinor: bigint[];
   /** The caller's own standing, when signed in. */
   me: BidderView | null;
+  /** The caller's part in running a live sale: what the console lets them do. */
+  staffRole: StaffRole | null;
   serverTimeMs: number;
 }
+
+/** Who runs a live sale: the auctioneer does everything; a clerk enters floor bids and chats. */
+export type StaffRole = 'auctioneer' | 'clerk';
+
+/** A live sale someone may run from the console, as the room sees it now. */
+export interface ConsoleSale {
+  auction: AuctionRow;
+  view: PublicView;
+  role: StaffRole;
+}
+
+/** The console lists at most this many sales (open ones first, then by start time). */
+export const CONSOLE_SALES_MAX = 100;
 
 export interface ReplayEntry {
   seq: number;
@@ -187,6 +203,7 @@ export class AuctionsService {
       view: { ...view, timeLeftMs },
       nextBidsMinor: state.status === 'open' ? nextIncrements(state, 3) : [],
       me: caller ? bidderView(state, caller.userId) : null,
+      staffRole: caller ? staffRoleOf(state, caller.userId) : null,
       serverTimeMs: nowMs,
     };
   }
@@ -220,6 +237,7 @@ export class AuctionsService {
 
   async join(caller: Principal | null, auctionId: string): Promise<BidderView> {
     const me = requirePrincipal(caller);
+    await this.requireRunning(auctionId, () => new AppError('NOT_FOUND', `no running auction ${auctionId}`));
     const reputation = (await this.reputationOf(me.userId)) ?? 0;
     await this.engine.submit(auctionId, { type: 'join', bidderId: me.userId, reputation });
     return bidderView(this.engine.stateOf(auctionId)!, me.userId);
@@ -227,7 +245,7 @@ export class AuctionsService {
 
   async bid(caller: Principal | null, auctionId: string, input: { amount: string; max?: string; currency: string }, bidId: string = uuidv7(this.clock.nowMs())): Promise<{ bidId: string; events: AuctionEvent[]; me: BidderView; view: PublicView }> {
     const me = requirePrincipal(caller);
-    const row = this.runningRow(auctionId);
+    const row = await this.requireRunning(auctionId);
     if (input.currency !== row.currency) throw fieldError('CURRENCY_MISMATCH', 'body', 'currency', `this auction is in ${row.currency}`);
     const scale = this.ledger.currency(row.currency)!.scale;
     const amountMinor = this.amount('amount', input.amount, scale);
@@ -238,6 +256,7 @@ export class AuctionsService {
 
   async buyNow(caller: Principal | null, auctionId: string, bidId: string = uuidv7(this.clock.nowMs())): Promise<AuctionEvent[]> {
     const me = requirePrincipal(caller);
+    await this.requireRunning(auctionId, () => new AppError('NOT_FOUND', `no running auction ${auctionId}`));
     return this.engine.submit(auctionId, { type: 'buyNow', bidId, bidderId: me.userId });
   }
 
@@ -245,7 +264,7 @@ export class AuctionsService {
 
   async console(caller: Principal | null, auctionId: string, action: ConsoleAction): Promise<AuctionEvent[]> {
     const me = requirePrincipal(caller);
-    const row = this.runningRow(auctionId);
+    const row = await this.requireRunning(auctionId);
     const scale = this.ledger.currency(row.currency)!.scale;
     const by = me.userId;
     let command: AuctionCommand;
@@ -270,6 +289,24 @@ export class AuctionsService {
         break;
     }
     return this.engine.submit(auctionId, command);
+  }
+
+  /**
+   * The live sales the caller may run from the console: those naming them as auctioneer or
+   * clerk, scheduled or open. Open sales first, then by start time. Admins are no exception:
+   * the console API takes only the sale's own staff.
+   */
+  consoleSales(caller: Principal | null): ConsoleSale[] {
+    const me = requirePrincipal(caller);
+    const sales: ConsoleSale[] = [];
+    for (const { row, state, view } of this.engine.held()) {
+      if (state.config?.kind !== 'live' || (state.status !== 'scheduled' && state.status !== 'open')) continue;
+      const role = staffRoleOf(state, me.userId);
+      if (role) sales.push({ auction: row, view, role });
+    }
+    const rank = (s: ConsoleSale) => (s.view.status === 'open' ? 0 : 1);
+    sales.sort((a, b) => rank(a) - rank(b) || a.auction.startsAtMs - b.auction.startsAtMs || (a.auction.id < b.auction.id ? -1 : 1));
+    return sales.slice(0, CONSOLE_SALES_MAX);
   }
 
   async cancel(caller: Principal | null, auctionId: string, reason: string): Promise<AuctionEvent[]> {
@@ -390,11 +427,32 @@ export class AuctionsService {
     };
   }
 
+  /** The ladder an auction in `currency` gets when it brings none (the create form shows it). */
+  async defaultLadder(currency: string): Promise<{ currency: string; scale: number; bands: IncrementBand[] }> {
+    const known = await this.ledger.requireCurrency(currency);
+    return { currency: known.code, scale: known.scale, bands: defaultIncrements(known.scale) };
+  }
+
   // --- helpers ----------------------------------------------------------------------------------
 
   /** The currency of a running auction (routes format amounts with it). */
   currencyOf(auctionId: string): string {
     return this.runningRow(auctionId).currency;
+  }
+
+  /**
+   * The row of a running auction. One that is over and settled has left the engine: it is
+   * refused as its rules would refuse it (a live lot after the hammer: AUCTION_HAMMERED).
+   */
+  private async requireRunning(auctionId: string, missing?: () => AppError): Promise<AuctionRow> {
+    const running = this.engine.rowOf(auctionId);
+    if (running) return running;
+    const stored = await this.store.findAuction(this.store.db, auctionId);
+    if (stored?.status === 'cancelled') throw new AppError('AUCTION_CANCELLED', 'the auction was cancelled');
+    if (stored?.status === 'closed' && stored.kind === 'live') throw new AppError('AUCTION_HAMMERED', `the hammer has fallen: ${stored.outcome === 'sold' ? 'sold' : 'passed'}; no more bids`);
+    if (stored?.status === 'closed') throw new AppError('AUCTION_CLOSED', `the auction ended at ${new Date(stored.closedAtMs ?? stored.endsAtMs ?? 0).toISOString()}`);
+    if (missing) throw missing();
+    return this.runningRow(auctionId);
   }
 
   private runningRow(auctionId: string): AuctionRow {
@@ -406,6 +464,13 @@ export class AuctionsService {
   private amount(field: string, text: string, scale: number): bigint {
     return minorIn(field, text, scale, '');
   }
+}
+
+function staffRoleOf(state: AuctionState, userId: string): StaffRole | null {
+  const config = state.config;
+  if (config?.kind !== 'live') return null;
+  if (config.auctioneerId === userId) return 'auctioneer';
+  return config.clerkIds.includes(userId) ? 'clerk' : null;
 }
 
 /** A decimal string in a currency's minor units, or a 400 naming the field. */

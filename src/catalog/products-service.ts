@@ -148,7 +148,9 @@ export class ProductsService {
       ...(query.currency !== undefined && { currency: query.currency }),
       ...(query.inStock !== undefined && { inStock: query.inStock }),
     };
-    const page = pageOf(await this.store.listProducts(filter, beforeId, query.limit + 1), query.limit, (p) => p.id);
+    // The shop window tolerates the replicas' lag; a seller's own list must show what they just changed.
+    const reader = archived || (caller !== null && sellerId === caller.userId) ? this.store : this.store.onReplica();
+    const page = pageOf(await reader.listProducts(filter, beforeId, query.limit + 1), query.limit, (p) => p.id);
     return { items: await this.detailsOf(page.items), nextCursor: page.nextCursor };
   }
 

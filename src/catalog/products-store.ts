@@ -111,6 +111,11 @@ export class ProductsStore {
     this.db = db ?? (database.kysely as unknown as Kysely<ProductTables>);
   }
 
+  /** The same reads on the read replicas, which may lag the primary by the replication delay. */
+  onReplica(): ProductsStore {
+    return new ProductsStore(this.database, this.database.replica as unknown as Kysely<ProductTables>);
+  }
+
   transaction<T>(work: (tx: ProductsStore) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((trx) => work(new ProductsStore(this.database, trx)));
   }

@@ -120,6 +120,7 @@ export function catalogRoutes(app: HttpServer, catalog: CatalogService, deps: Ca
   categoryRoutes(app, catalog, deps);
   lotRoutes(app, catalog, deps);
   imageRoutes(app, catalog);
+  imageLimitsRoute(app, deps);
   productRoutes(app, catalog.products, deps);
   // The upload route gets its own scope: the multipart parser is registered there alone, so
   // every other route keeps answering multipart bodies with 415.
@@ -345,6 +346,21 @@ function imageRoutes(app: HttpServer, catalog: CatalogService): void {
       },
     },
     async (req) => ({ items: (await catalog.reorderImages(req.principal, req.params.id.toLowerCase(), req.body.imageIds)).map(imageView) }),
+  );
+}
+
+/** What an upload may carry, so a client can say so before the upload (and check files first). */
+function imageLimitsRoute(app: HttpServer, { imageMaxBytes }: CatalogRouteDeps): void {
+  app.get(
+    '/api/images/limits',
+    {
+      schema: {
+        tags: ['lot images'],
+        summary: 'What a lot image upload accepts: the types (judged by content), the largest file in bytes (GAVEL_IMAGE_MAX_BYTES) and the most images per lot (public)',
+        response: { 200: Type.Object({ contentTypes: Type.Array(Type.String()), imageMaxBytes: Type.Integer(), imagesPerLotMax: Type.Integer() }) },
+      },
+    },
+    async () => ({ contentTypes: IMAGE_TYPES.map((t) => t.contentType), imageMaxBytes, imagesPerLotMax: IMAGES_PER_LOT_MAX }),
   );
 }
 

@@ -6,11 +6,13 @@ import type { HttpServer } from '../platform/http/server.js';
 import { problemResponses, Uuid } from '../platform/http/schemas.js';
 import type { Idempotency } from '../platform/idempotency/idempotency.js';
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from '../platform/pagination.js';
-import { WEBHOOK_URL_LENGTH_MAX, WEBHOOKS_PER_PERSON_MAX } from './delivery-model.js';
+import { fieldError } from '../platform/errors.js';
+import { WEBHOOK_URL_LENGTH_MAX, WEBHOOKS_PER_PERSON_MAX, webhookUrlProblem } from './delivery-model.js';
 import type { DeliveryService, PreferencesPatch } from './delivery-service.js';
 import { NOTIFICATION_KINDS, type Preferences } from './model.js';
 import type { Attempt, Job } from './queue-store.js';
 import type { Webhook } from './settings-store.js';
+import { webhookHostProblem } from './webhook-address.js';
 
 const Iso = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -119,7 +121,11 @@ function deliveryView(j: Job): Static<typeof DeliveryView> {
   };
 }
 
-export function deliveryRoutes(app: HttpServer, delivery: DeliveryService, deps: { idempotency: Idempotency }): void {
+/**
+ * `webhookAllowPrivate`: webhooks may point at private and loopback addresses (development and
+ * tests); otherwise such an address is refused here, and checked again at each delivery.
+ */
+export function deliveryRoutes(app: HttpServer, delivery: DeliveryService, deps: { idempotency: Idempotency; webhookAllowPrivate: boolean }): void {
   const tags = { tags: ['notifications'], security: bearer };
   const admin = { tags: ['notifications (admin)'], security: bearer };
 
@@ -135,6 +141,11 @@ export function deliveryRoutes(app: HttpServer, delivery: DeliveryService, deps:
     },
     async (req, reply) => {
       const me = requirePrincipal(req.principal);
+      // A malformed URL is the service's 400; a well-formed one to a forbidden host is a 422.
+      if (webhookUrlProblem(req.body.url) === undefined) {
+        const problem = webhookHostProblem(new URL(req.body.url), { allowPrivate: deps.webhookAllowPrivate });
+        if (problem) throw fieldError('WEBHOOK_ADDRESS_FORBIDDEN', 'body', 'url', problem);
+      }
       return deps.idempotency.handle(req, reply, me.userId, async () => {
         const webhook = await delivery.registerWebhook(req.principal, req.body);
         reply.header('location', `/api/notifications/webhooks/${webhook.id}`);

@@ -97,12 +97,15 @@ export class DeliveryService {
   async redrive(caller: Principal | null, id: string): Promise<Job> {
     requireAdmin(caller);
     const key = id.toLowerCase();
-    const moved = await this.queue.redrive({ ids: [key], limit: 1, nowMs: this.clock.nowMs() });
+    const nowMs = this.clock.nowMs();
+    const moved = await this.queue.redrive({ ids: [key], limit: 1, nowMs });
     const job = await this.queue.find(key);
     if (!job) throw fieldError('NOT_FOUND', 'params', 'id', 'no such delivery');
     if (moved === 0) throw new AppError('DELIVERY_NOT_DEAD', `the delivery is ${job.state}, not a dead letter`);
     this.jobsQueued();
-    return job;
+    // The job as the redrive left it: a worker may already have leased it (or even sent it)
+    // between the redrive and the read above, which is not what this answer is about.
+    return { ...job, state: 'pending', attempts: 0, dueAtMs: nowMs, leaseToken: null, finishedAtMs: null };
   }
 
   async redriveAll(caller: Principal | null): Promise<{ redriven: number; remaining: number }> {

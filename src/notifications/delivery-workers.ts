@@ -13,6 +13,7 @@ import { nextStep, type AttemptOutcome, type RetryPolicy } from './delivery-mode
 import type { Mailer } from './mailer.js';
 import type { Finished, Job, QueueStore } from './queue-store.js';
 import type { SettingsStore } from './settings-store.js';
+import type { HostResolver } from './webhook-address.js';
 import { postWebhook } from './webhook-sender.js';
 
 export interface WorkerOptions {
@@ -32,6 +33,10 @@ export interface WorkerOptions {
   /** Finished jobs and attempts are kept this long (the delivery log), then pruned. */
   retentionMs: number;
   pruneIntervalMs: number;
+  /** Webhooks may go to private, loopback and link-local addresses (GAVEL_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate: boolean;
+  /** Resolves webhook host names; the system resolver when absent (tests pass their own). */
+  resolveWebhookHost?: HostResolver;
 }
 
 export const WORKER_DEFAULTS: WorkerOptions = {
@@ -44,6 +49,7 @@ export const WORKER_DEFAULTS: WorkerOptions = {
   gatherMs: 5,
   retentionMs: 7 * 24 * 60 * 60_000,
   pruneIntervalMs: 10 * 60_000,
+  webhookAllowPrivate: false,
 };
 
 /** A person's name and address, looked up when a mail is sent (so a changed address is used). */
@@ -61,7 +67,7 @@ export interface WorkerDeps {
 }
 
 /** An attempt's result before it is written: 'cancelled' when its destination is gone. */
-type Result = (AttemptOutcome & { cancelled?: false; statusCode: number | null }) | { ok: false; cancelled: true; error: string; statusCode: null };
+type Result = (AttemptOutcome & { cancelled?: false; statusCode: number | null; permanent?: true }) | { ok: false; cancelled: true; error: string; statusCode: null };
 
 export class DeliveryWorkers {
   private readonly options: WorkerOptions;
@@ -218,7 +224,8 @@ export class DeliveryWorkers {
     const result = await this.attempt(job, attempt).catch((error: unknown): Result => ({ ok: false, error: errorText(error), statusCode: null }));
     const durationMs = Math.round(performance.now() - startedMs);
     const nowMs = this.deps.clock.nowMs();
-    const step = result.cancelled ? ({ state: 'cancelled' } as const) : nextStep(result, attempt, this.options.retry, nowMs, this.random());
+    // A destination that is not allowed stays so: a dead letter at once, not after every retry.
+    const step = result.cancelled ? ({ state: 'cancelled' } as const) : result.permanent ? ({ state: 'dead' } as const) : nextStep(result, attempt, this.options.retry, nowMs, this.random());
     const error = result.ok ? null : result.error;
     if (result.cancelled) {
       this.deps.logger.info({ jobId: job.id, channel: job.channel, recipientUserId: job.recipientUserId, reason: error }, 'notification delivery cancelled');
@@ -272,9 +279,9 @@ export class DeliveryWorkers {
     const body = JSON.stringify({ id: job.id, type: 'notification', webhookId: webhook.id, userId: job.recipientUserId, notification: job.payload });
     const answer = await postWebhook(
       { url: webhook.url, secret: webhook.secret, webhookId: webhook.id, deliveryId: job.id, attempt, body, timestampS: Math.floor(this.deps.clock.nowMs() / 1000) },
-      this.options.webhookTimeoutMs,
+      { timeoutMs: this.options.webhookTimeoutMs, allowPrivate: this.options.webhookAllowPrivate, resolve: this.options.resolveWebhookHost },
     );
-    return answer.ok ? { ok: true, statusCode: answer.statusCode } : { ok: false, error: answer.error ?? 'failed', statusCode: answer.statusCode };
+    return answer.ok ? { ok: true, statusCode: answer.statusCode } : { ok: false, error: answer.error ?? 'failed', statusCode: answer.statusCode, ...(answer.permanent && { permanent: true }) };
   }
 
   private async pruneNowAndThen(): Promise<void> {

@@ -68,6 +68,7 @@ export const TOPICS = {
   tradeExecuted: 'exchange.trade.executed',
   purchaseCompleted: 'purchases.purchase.completed',
   purchaseCompensated: 'purchases.purchase.compensated',
+  auctionStartingSoon: 'auctions.watch.starting_soon',
 } as const;
 export const NOTIFIED_TOPICS: readonly string[] = Object.values(TOPICS);
 
@@ -148,6 +149,8 @@ export function notificationsFor(event: InboundEvent): Mapping {
       return purchaseCompleted(event.payload);
     case TOPICS.purchaseCompensated:
       return purchaseCompensated(event.payload);
+    case TOPICS.auctionStartingSoon:
+      return auctionStartingSoon(event.payload);
     default:
       return { ok: true, drafts: [] };
   }
@@ -251,6 +254,24 @@ function purchaseCompensated(payload: unknown): Mapping {
     title: 'Purchase not completed',
     body: `Your purchase could not be completed: ${why}. Anything reserved or charged for it was given back.`,
     data: { purchaseId: p.purchaseId, currency: p.currency, reason: p.reason, detail: typeof p.detail === 'string' ? p.detail : null },
+  });
+}
+
+/** A watched auction is about to start: its watcher hears when, once (the auctions module sends one event per watcher). */
+function auctionStartingSoon(payload: unknown): Mapping {
+  const p = payload as Record<string, unknown>;
+  if (!isUuid(p?.auctionId) || !isUuid(p.userId) || typeof p.title !== 'string' || !isAmount(p.startingPrice) || !isCurrency(p.currency)) return { ok: false, reason: 'not a starting-soon event (auctionId, userId, title, startingPrice, currency)' };
+  const startsAtMs = typeof p.startsAt === 'string' ? Date.parse(p.startsAt) : Number.NaN;
+  if (!Number.isFinite(startsAtMs)) return { ok: false, reason: 'startsAt is not an ISO 8601 time' };
+  const startsAt = new Date(startsAtMs).toISOString();
+  // Mail and webhooks may be read later or elsewhere: the time is spelled out in UTC.
+  const when = `${startsAt.slice(0, 10)} ${startsAt.slice(11, 16)} UTC`;
+  return one({
+    recipientUserId: p.userId,
+    kind: 'auction_starting',
+    title: `Starting soon: ${p.title}`,
+    body: `"${p.title}", on your watchlist, starts at ${when}, with a starting bid of ${p.startingPrice} ${p.currency}.`,
+    data: { auctionId: p.auctionId, startsAt, startingPrice: p.startingPrice, currency: p.currency },
   });
 }
 

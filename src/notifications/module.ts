@@ -54,7 +54,7 @@ export function createNotificationsModule(ctx: ModuleContext, deps: Notification
   const makeMailer = () => (ctx.config.smtpUrl ? smtpMailer(ctx.config.smtpUrl, ctx.config.mailFrom, ctx.config.notifyWorkers) : fileMailer(mailDir, ctx.config.mailFrom));
   const workers = new DeliveryWorkers(
     { queue, settings, mailer: lazyMailer, contactOf: deps.contactOf, clock: ctx.clock, logger },
-    { workers: ctx.config.notifyWorkers, ...tuning, retry: { ...WORKER_DEFAULTS.retry, maxAttempts: ctx.config.notifyMaxAttempts, ...retry } },
+    { workers: ctx.config.notifyWorkers, webhookAllowPrivate: ctx.config.webhookAllowPrivate, ...tuning, retry: { ...WORKER_DEFAULTS.retry, maxAttempts: ctx.config.notifyMaxAttempts, ...retry } },
   );
   service.onJobsQueued(() => workers.poke());
   const delivery = new DeliveryService(queue, settings, ctx.clock, () => workers.poke());
@@ -69,7 +69,7 @@ export function createNotificationsModule(ctx: ModuleContext, deps: Notification
     queue,
     routes: (app) => {
       notificationsRoutes(app, service);
-      deliveryRoutes(app, delivery, { idempotency: deps.idempotency });
+      deliveryRoutes(app, delivery, { idempotency: deps.idempotency, webhookAllowPrivate: ctx.config.webhookAllowPrivate });
     },
     startDelivery() {
       if (!deliver || delivering) return;

@@ -2,8 +2,11 @@ import type { Idempotency } from '../platform/idempotency/idempotency.js';
 import type { LedgerService } from '../ledger/service.js';
 import type { GavelModule, ModuleContext } from '../platform/module.js';
 import type { Bus } from '../platform/outbox/bus.js';
+import type { SchemaRegistry } from '../platform/bus/avro.js';
 import { ordersMigrations } from './migrations.js';
 import { PARTICIPANT_CONSUMERS, PARTICIPANT_OF, PurchaseParticipants, parseFaults, type CatalogPort, type Participant } from './purchase-participants.js';
+import { purchaseDeadLetterRoutes } from './purchase-dead-letter-routes.js';
+import { PurchaseDeadLetters } from './purchase-dead-letters.js';
 import { purchaseRoutes } from './purchase-routes.js';
 import { PURCHASE_SAGA_CONSUMER, PurchaseSaga } from './purchase-saga.js';
 import { COMMAND_NAMES, REPLY_NAMES, purchaseSchemas, topicOf } from './purchase-schemas.js';
@@ -17,7 +20,7 @@ export const ORDERS_FROM_AUCTIONS = 'orders.from-auctions';
 
 export interface OrdersModule extends GavelModule {
   service: OrdersService;
-  purchases: { saga: PurchaseSaga; participants: PurchaseParticipants; store: PurchaseStore };
+  purchases: { saga: PurchaseSaga; participants: PurchaseParticipants; store: PurchaseStore; deadLetters: PurchaseDeadLetters; registry: SchemaRegistry };
 }
 
 export function createOrdersModule(ctx: ModuleContext, deps: { idempotency: Idempotency; bus: Bus; ledger: LedgerService; adjustReputation: AdjustReputation; catalog: CatalogPort }): OrdersModule {
@@ -54,6 +57,8 @@ export function createOrdersModule(ctx: ModuleContext, deps: { idempotency: Idem
     faults: parseFaults(process.env.GAVEL_FAULT),
     scaleOf,
   });
+  // Admins read, redrive and discard what the consumers below could not use.
+  const deadLetters = new PurchaseDeadLetters({ store: purchaseStore, registry, events: deps.bus, logger: logger.child({ part: 'purchase-dead-letters' }) });
   deps.bus.subscribe(PURCHASE_SAGA_CONSUMER, REPLY_NAMES.map(topicOf), saga.handleReply);
   for (const participant of Object.keys(PARTICIPANT_CONSUMERS) as Participant[]) {
     const topics = COMMAND_NAMES.filter((c) => PARTICIPANT_OF[c] === participant).map(topicOf);
@@ -72,10 +77,11 @@ export function createOrdersModule(ctx: ModuleContext, deps: { idempotency: Idem
     name: 'orders',
     migrations: ordersMigrations,
     service,
-    purchases: { saga, participants, store: purchaseStore },
+    purchases: { saga, participants, store: purchaseStore, deadLetters, registry },
     routes: (app) => {
       ordersRoutes(app, service, { idempotency: deps.idempotency });
       purchaseRoutes(app, saga, { idempotency: deps.idempotency, scaleOf });
+      purchaseDeadLetterRoutes(app, deadLetters);
     },
     async start() {
       if (!ctx.config.roles.has('worker')) return;

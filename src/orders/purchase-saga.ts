@@ -6,6 +6,7 @@
 //
 // A reply is applied inside the outbox delivery's transaction, with the purchase row locked,
 // so a reply seen twice acts once (the second finds the step moved on and is ignored).
+import assert from 'node:assert/strict';
 import type { Kysely } from 'kysely';
 import { isAdmin, requirePrincipal, type Principal } from '../platform/auth/principal.js';
 import type { Clock } from '../platform/clock.js';
@@ -14,6 +15,7 @@ import { isUuid, uuidv7 } from '../platform/ids.js';
 import type { Logger } from '../platform/logging.js';
 import { AvroDecodeError, type SchemaRegistry } from '../platform/bus/avro.js';
 import type { EventPublisher } from '../platform/outbox/bus.js';
+import { OUTBOX_RETENTION_MS } from '../platform/outbox/outbox.js';
 import type { EventHandler } from '../platform/outbox/relay.js';
 import { decodeCursor, pageOf, type Page } from '../platform/pagination.js';
 import { applyDeadline, applyReply, commandOf, ITEMS_MAX, outcomeEventOf, QUANTITY_MAX, startPurchase, type Purchase, type PurchaseItem, type SagaCommand, type SagaReply, type Transition } from './purchase-model.js';
@@ -25,6 +27,20 @@ export const PURCHASE_SAGA_CONSUMER = 'orders.purchase-saga';
 
 /** Overdue purchases handled per sweep; the next tick takes the rest. */
 const SWEEP_BATCH = 100;
+
+/**
+ * How long the participants' inbox keeps an answered command once its purchase has ended: it
+ * dedupes a command delivered again, so it must outlive every redelivery — the outbox keeps
+ * events 7 days (OUTBOX_RETENTION_MS), JetStream as long, and a node may have been down a while
+ * before it catches up. 30 days is over four times that.
+ */
+export const INBOX_RETENTION_MS = 30 * 24 * 60 * 60_000;
+assert(INBOX_RETENTION_MS >= 4 * OUTBOX_RETENTION_MS, 'the purchase inbox outlives every redelivery');
+/** How often a worker node prunes the inbox, by the Clock; a run that found more goes on at the next tick. */
+export const INBOX_PRUNE_INTERVAL_MS = 10 * 60_000;
+/** Rows per delete statement, and statements per run, so a backlog never holds the writer long. */
+const INBOX_PRUNE_BATCH = 500;
+const INBOX_PRUNE_BATCHES_PER_RUN = 20;
 
 export interface SagaDeps {
   store: PurchaseStore;
@@ -42,6 +58,8 @@ export class PurchaseSaga {
   private readonly waiters = new Map<string, Set<() => void>>();
   private sweeping: Promise<void> | undefined;
   private stopped = false;
+  /** When the inbox was last pruned to the end, by the Clock. */
+  private inboxPrunedAtMs = -Infinity;
 
   constructor(private readonly d: SagaDeps) {}
 
@@ -133,7 +151,10 @@ export class PurchaseSaga {
 
   // --- deadlines and resuming ------------------------------------------------------------------
 
-  /** Times out overdue steps and sends overdue undos again. One sweep at a time per node. */
+  /**
+   * Times out overdue steps and sends overdue undos again; now and then prunes the
+   * participants' inbox. One sweep at a time per node (the worker role's timer calls it).
+   */
   sweep(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.sweeping ??= this.sweepOnce().finally(() => {
@@ -164,6 +185,33 @@ export class PurchaseSaga {
       const step = outcome.send?.name ?? outcome.finished;
       this.d.logger.warn({ purchaseId: id, status: outcome.purchase.status, next: step }, 'purchase step overdue');
     }
+    await this.pruneInboxNowAndThen();
+  }
+
+  /**
+   * Every INBOX_PRUNE_INTERVAL_MS: deletes answered inbox rows of purchases that ended, older
+   * than INBOX_RETENTION_MS, in bounded batches. Returns how many it deleted.
+   */
+  async pruneInboxNowAndThen(): Promise<number> {
+    const nowMs = this.d.clock.nowMs();
+    if (nowMs - this.inboxPrunedAtMs < INBOX_PRUNE_INTERVAL_MS) return 0;
+    let deleted = 0;
+    try {
+      for (let batch = 0; batch < INBOX_PRUNE_BATCHES_PER_RUN && !this.stopped; batch++) {
+        const n = await this.d.store.pruneInbox(nowMs - INBOX_RETENTION_MS, INBOX_PRUNE_BATCH);
+        deleted += n;
+        if (n < INBOX_PRUNE_BATCH) {
+          this.inboxPrunedAtMs = nowMs;
+          break;
+        }
+      }
+    } catch (error) {
+      // Tried again at the next interval; nothing depends on it but the table's size.
+      this.inboxPrunedAtMs = nowMs;
+      this.d.logger.error({ err: error }, 'pruning the purchase inbox failed');
+    }
+    if (deleted > 0) this.d.logger.info({ deleted }, 'pruned answered purchase commands from the inbox');
+    return deleted;
   }
 
   /**

@@ -315,6 +315,27 @@ export class PurchaseStore {
       .execute();
   }
 
+  /**
+   * Deletes up to `limit` answered inbox rows last touched before `beforeMs` whose purchase is
+   * no longer open (or does not exist); returns how many. Rows still to be worked stay, and so
+   * do fences: a fence is what keeps a command arriving after its undo from acting, however late
+   * it comes, and there are few of them (only undone steps leave one).
+   */
+  async pruneInbox(beforeMs: number, limit: number): Promise<number> {
+    const doomed = this.db
+      .selectFrom('orders_purchase_inbox as i')
+      .select('i.id')
+      .where('i.status', '=', 'done')
+      // A row is answered only once it is due, so this bound drops no row the next one keeps;
+      // it lets the (status, next_attempt_at_ms) index skip the recent rows.
+      .where('i.next_attempt_at_ms', '<', beforeMs)
+      .where('i.updated_at_ms', '<', beforeMs)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('orders_purchases as p').select('p.id').whereRef('p.id', '=', 'i.purchase_id').where('p.deadline_at_ms', 'is not', null))))
+      .limit(limit);
+    const result = await this.db.deleteFrom('orders_purchase_inbox').where('id', 'in', doomed).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   // --- dead letters ------------------------------------------------------------------------
 
   async deadLetter(tx: Kysely<any>, letter: DeadLetter): Promise<void> {

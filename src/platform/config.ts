@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** PostgreSQL read replicas for reads that tolerate lag (docs/cluster.md); empty: every read goes to the primary. */
+  databaseReplicaUrls: readonly string[];
   natsUrl: string | undefined;
   roles: ReadonlySet<Role>;
   logLevel: LogLevel;
@@ -48,6 +50,10 @@ export interface Config {
   demo: boolean | undefined;
   /** `gavel start` runs simulated bidders and traders on the demo data. */
   demoBots: boolean;
+  /** How many minutes before a watched auction starts its watchers are told; 0: never. */
+  startingSoonMinutes: number;
+  /** Webhooks may go to private, loopback and link-local addresses (development and tests only). */
+  webhookAllowPrivate: boolean;
 }
 
 interface OptionSpec {
@@ -66,6 +72,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: '--host', env: 'GAVEL_HOST', value: '<addr>', defaultText: '127.0.0.1', description: 'address to listen on (0.0.0.0 in a container)' },
   { key: 'dataDir', flag: '--data-dir', env: 'GAVEL_DATA_DIR', value: '<path>', defaultText: './data', description: 'where the embedded SQLite database and uploads live' },
   { key: 'databaseUrl', flag: '--database-url', env: 'DATABASE_URL', value: '<url>', defaultText: '(embedded SQLite)', description: 'postgres://… to use PostgreSQL instead of SQLite' },
+  { key: 'databaseReplicaUrls', flag: '--database-replica-urls', env: 'DATABASE_REPLICA_URLS', value: '<urls>', defaultText: '(none)', description: 'comma-separated postgres://… read replicas (streaming standbys) of DATABASE_URL: auction search and product listings read there and may lag the primary by the replication delay' },
   { key: 'natsUrl', flag: '--nats-url', env: 'NATS_URL', value: '<url>', defaultText: '(in-process bus)', description: 'nats://… (comma-separated for a cluster): events and saga messages go through NATS JetStream instead of the in-process bus' },
   { key: 'roles', flag: '--role', env: 'GAVEL_ROLE', value: '<list>', defaultText: 'all', description: 'comma-separated roles this process runs: api, engine, worker, or all' },
   { key: 'logLevel', flag: '--log-level', env: 'GAVEL_LOG_LEVEL', value: '<level>', defaultText: 'info', description: `log level: ${LOG_LEVELS.join(', ')}` },
@@ -85,6 +92,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'demo', flag: '--no-demo', flagValue: '0', env: 'GAVEL_DEMO', value: '', defaultText: '1 on SQLite, 0 on PostgreSQL', description: 'seed demo data (accounts, lots, auctions, wallets, an instrument) when the database has no users yet; --no-demo or GAVEL_DEMO=0 starts empty' },
   { key: 'demoBots', flag: '--demo-bots', flagValue: '1', env: 'GAVEL_DEMO_BOTS', value: '', defaultText: '0 (off)', description: 'simulated bidders and traders bid and trade on the demo data now and then, as the demo bot accounts' },
   { key: 'purchaseStepTimeoutMs', flag: '--purchase-step-timeout-ms', env: 'GAVEL_PURCHASE_STEP_TIMEOUT_MS', value: '<n>', defaultText: '30000', description: 'how long one step of a purchase may take before the purchase is compensated, 100–3600000 ms' },
+  { key: 'startingSoonMinutes', flag: '--starting-soon-minutes', env: 'GAVEL_STARTING_SOON_MINUTES', value: '<n>', defaultText: '15', description: "how many minutes before a watched auction starts each watcher is notified (once), 0–10080; 0 turns the notice off" },
+  { key: 'webhookAllowPrivate', flag: '--webhook-allow-private', flagValue: '1', env: 'GAVEL_WEBHOOK_ALLOW_PRIVATE', value: '', defaultText: '0 (off)', description: 'let notification webhooks go to private, loopback and link-local addresses (development and tests only: anyone could make Gavel call inside your network)' },
 ];
 
 /** 5 MiB: a sharp phone photo fits; anything larger is better resized before upload. */
@@ -155,11 +164,15 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
   }
   const mailDir = raw('mailDir');
 
+  const databaseReplicaUrls = replicaUrls(raw('databaseReplicaUrls'), nameOf('databaseReplicaUrls'));
+  if (databaseReplicaUrls.length > 0 && raw('databaseUrl') === undefined) throw new ConfigError(`${nameOf('databaseReplicaUrls')} needs DATABASE_URL: replicas are of a PostgreSQL primary`);
+
   return {
     host: raw('host') ?? '127.0.0.1',
     port: integer('port', 8080, 0, 65535),
     dataDir: resolve(raw('dataDir') ?? './data'),
     databaseUrl: url('databaseUrl', ['postgres', 'postgresql']),
+    databaseReplicaUrls,
     natsUrl: url('natsUrl', ['nats', 'tls', 'ws', 'wss']),
     roles: parseRoles(raw('roles') ?? 'all'),
     logLevel,
@@ -179,7 +192,20 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     mailFrom,
     demo: raw('demo') === undefined ? undefined : bool('demo', true),
     demoBots: bool('demoBots', false),
+    startingSoonMinutes: integer('startingSoonMinutes', 15, 0, 10_080),
+    webhookAllowPrivate: bool('webhookAllowPrivate', false),
   };
+}
+
+/** `postgres://a/db,postgres://b/db`: split where a URL starts, so a multi-host URL's own commas stay inside it. */
+function replicaUrls(text: string | undefined, name: string): string[] {
+  if (text === undefined) return [];
+  const urls = text.split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i).map((u) => u.trim()).filter(Boolean);
+  for (const u of urls) {
+    // Hosts may be a comma-separated list; a comma after them means a URL without its scheme.
+    if (!/^postgres(ql)?:\/\/[^/?,][^/?]*([/?][^,]*)?$/i.test(u)) throw new ConfigError(`${name} must be comma-separated postgres:// URLs`);
+  }
+  return urls;
 }
 
 export function parseRoles(text: string): ReadonlySet<Role> {

@@ -92,6 +92,7 @@ export const PROBLEM_CODES = {
   BUY_NOW_UNAVAILABLE: { status: 409, title: 'Buy-now is not available' },
   FAIR_WARNING_REQUIRED: { status: 409, title: 'Give fair warning before the hammer' },
   CANNOT_CANCEL: { status: 409, title: 'The auction can no longer be cancelled' },
+  WATCHLIST_FULL: { status: 409, title: 'Your watchlist holds as many auctions as it may' },
   // exchange
   INSTRUMENT_INVALID: { status: 422, title: 'The instrument cannot be listed with those numbers' },
   INSTRUMENT_EXISTS: { status: 409, title: 'The instrument is listed already' },
@@ -117,10 +118,13 @@ export const PROBLEM_CODES = {
   BID_ID_REUSED: { status: 409, title: 'That bid id names another bid' },
   // orders
   ORDER_STATE: { status: 409, title: 'The order is not in a state that allows this' },
+  DEAD_LETTER_NOT_REDRIVABLE: { status: 409, title: 'The dead letter still cannot be used' },
   // notifications
   WEBHOOK_LIMIT_REACHED: { status: 409, title: 'You have as many webhooks as you may' },
   DELIVERY_NOT_DEAD: { status: 409, title: 'The delivery is not a dead letter' },
+  WEBHOOK_ADDRESS_FORBIDDEN: { status: 422, title: 'Webhooks may not go to that address' },
   NOT_READY: { status: 503, title: 'Not ready' },
+  STORAGE_UNAVAILABLE: { status: 503, title: 'Storage is unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -16,9 +16,9 @@ export interface Person {
   token: string;
 }
 
-/** A node on `storage` (which the caller drops); no port, requests go through inject. */
+/** A node on `storage` (which the caller drops); no port, requests go through inject. Webhooks may go to the receivers on 127.0.0.1. */
 export async function nodeOn(storage: ScratchStorage, options: StartOptions = {}, overrides: Partial<Config> = {}): Promise<Node> {
-  const config: Config = { ...loadConfig({}, {}), dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, logLevel: 'silent', adminEmail: ADMIN.email, adminPassword: ADMIN.password, ...overrides };
+  const config: Config = { ...loadConfig({}, {}), dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, logLevel: 'silent', adminEmail: ADMIN.email, adminPassword: ADMIN.password, webhookAllowPrivate: true, ...overrides };
   const node = await startGavel(config, { listen: false, ...options });
   return {
     node,

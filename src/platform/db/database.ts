@@ -8,6 +8,14 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   /** Untyped at this level: each module's store casts it to its own tables' type. */
   readonly kysely: Kysely<object>;
+  /**
+   * For reads that tolerate lag: the PostgreSQL read replicas (DATABASE_REPLICA_URLS) when
+   * there are any, else the same as `kysely`. A replica may lag the primary by the replication
+   * delay, so never read through it what must reflect a write just made — money, bids,
+   * idempotency keys, a page the caller has just changed — and never write through it
+   * (replicas refuse writes). When no replica answers, reads go to the primary.
+   */
+  readonly replica: Kysely<object>;
   readonly dialect: Dialect;
   /** A short description for logs, without credentials. */
   readonly describe: string;
@@ -40,10 +48,10 @@ export function toNumber(value: bigint | number | string): number {
   return n;
 }
 
-export async function openDatabase(options: { databaseUrl: string | undefined; dataDir: string }): Promise<Database> {
+export async function openDatabase(options: { databaseUrl: string | undefined; databaseReplicaUrls?: readonly string[]; dataDir: string }): Promise<Database> {
   if (options.databaseUrl) {
     const { openPostgres } = await import('./postgres-adapter.js');
-    return openPostgres(options.databaseUrl);
+    return openPostgres(options.databaseUrl, { replicaUrls: options.databaseReplicaUrls ?? [] });
   }
   const { openSqlite } = await import('./sqlite-adapter.js');
   return openSqlite(options.dataDir);

@@ -22,6 +22,7 @@ export function openSqlite(dataDir: string): Database {
   const kysely = new Kysely<object>({ dialect: new FairSqliteDialect(sqlite) });
   return {
     kysely,
+    replica: kysely, // one file, no replicas
     dialect: 'sqlite',
     describe: `sqlite ${file}`,
     singleWriter: true,
