@@ -1,34 +1,21 @@
 // The auction room in two browsers: each bid one person makes appears on the other's screen,
 // proxy bids answer at once, and a browser that lost its socket catches up on what it missed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import { adminApi, credit, ensureWebBuild, HAVE_CHROMIUM, launchBrowser, newPerson, openAuction, signedInContext, startWebNode, waitOpen, watchErrors, type Api, type Person, type WebNode } from './support.js';
-
-const POLL = { timeout: 15_000 };
+import type { Page, WebSocketRoute } from 'playwright-core';
+import { credit, HAVE_CHROMIUM, newPerson, openAuction, POLL, signedInContext, useWebApp, waitOpen, watchErrors, type Person } from './support.js';
 
 describe.skipIf(!HAVE_CHROMIUM)('web app: the auction room in two browsers', () => {
-  let web: WebNode;
-  let browser: Browser;
-  let admin: Api;
+  const web = useWebApp({ beforeAll, afterAll });
   let seller: Person;
 
   beforeAll(async () => {
-    await ensureWebBuild();
-    web = await startWebNode();
-    browser = await launchBrowser();
-    admin = await adminApi(web.url);
     seller = await newPerson(web.url, 'Sam Seller', ['seller']);
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await web?.stop();
   });
 
   async function bidder(name: string): Promise<{ person: Person; page: Page; errors: string[] }> {
     const person = await newPerson(web.url, name);
-    await credit(admin, person.id, 'USD', '1000.00');
-    const page = await (await signedInContext(browser, web.url, person.api.token)).newPage();
+    await credit(web.admin, person.id, 'USD', '1000.00');
+    const page = await (await signedInContext(web.browser, web.url, person.api.token)).newPage();
     return { person, page, errors: watchErrors(page) };
   }
 
@@ -36,8 +23,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web app: the auction room in two browsers', () 
   const price = (page: Page) => page.getByTestId('current-price').textContent();
 
   it('two bidders see each other’s bids, proxy answers included, on both screens', async () => {
-    const auction = await openAuction(admin, seller, { title: 'Brass ship’s clock', startingPrice: '10.00' });
-    await waitOpen(admin, auction.id);
+    const auction = await openAuction(web.admin, seller, { title: 'Brass ship’s clock', startingPrice: '10.00' });
+    await waitOpen(web.admin, auction.id);
     const ada = await bidder('Ada Bidder');
     const ben = await bidder('Ben Bidder');
     await Promise.all([ada.page.goto(`/auctions/${auction.id}`), ben.page.goto(`/auctions/${auction.id}`)]);
@@ -73,8 +60,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web app: the auction room in two browsers', () 
   }, 90_000);
 
   it('a browser whose socket dropped reconnects and resumes from the last seq it saw', async () => {
-    const auction = await openAuction(admin, seller, { title: 'Pair of Georgian candlesticks', startingPrice: '10.00' });
-    await waitOpen(admin, auction.id);
+    const auction = await openAuction(web.admin, seller, { title: 'Pair of Georgian candlesticks', startingPrice: '10.00' });
+    await waitOpen(web.admin, auction.id);
     const ada = await bidder('Ada Resumes');
     const ben = await bidder('Ben Bids');
 
@@ -105,7 +92,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web app: the auction room in two browsers', () 
     await expect.poll(() => ada.page.locator('.connection').textContent(), POLL).toContain('Reconnecting');
     await ben.person.api.call('POST', `/api/auctions/${auction.id}/bids`, { amount: '10.50', currency: 'USD', max: '30.00' });
     const other = await newPerson(web.url, 'Cleo Bidder');
-    await credit(admin, other.id, 'USD', '100.00');
+    await credit(web.admin, other.id, 'USD', '100.00');
     await other.api.call('POST', `/api/auctions/${auction.id}/join`);
     await other.api.call('POST', `/api/auctions/${auction.id}/bids`, { amount: '11.00', currency: 'USD' });
     expect(await history(ada.page)).toEqual(['$10.00']);

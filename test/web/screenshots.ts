@@ -72,7 +72,27 @@ export async function seedShowroom(url: string) {
   await order(ada, 'buy', '51.60', '5');
   await order(ada, 'sell', '51.20', '3');
   await order(ada, 'buy', '50.00', '6');
-  return { admin, ada, ben, trader, gallery, painting, watch, leica, symbol };
+  const { auctioneer, liveSale } = await seedLiveSale(url, admin, gallery, watches, ben);
+  return { admin, ada, ben, trader, gallery, painting, watch, leica, symbol, auctioneer, liveSale };
+}
+
+/** A live sale under way: opened by its auctioneer, an asking price, a floor bid, an online bid, a word to the room. */
+async function seedLiveSale(url: string, admin: Api, seller: Person, categoryId: string, online: Person) {
+  const appointee = await newPerson(url, 'Avery Auctioneer');
+  await admin.call('PUT', '/api/user', { id: appointee.id, roles: ['bidder', 'auctioneer'] });
+  const auctioneer: Person = { ...appointee, api: await appointee.api.signIn(appointee.email, appointee.password) };
+  const lot = await seller.api.call<{ id: string }>('POST', '/api/lots', { title: 'Victorian silver tea service, 1878', description: 'Teapot, sugar bowl and cream jug, London 1878. Sold live.', categoryId, condition: 'used_good' });
+  const created = await seller.api.call<{ auction: { id: string } }>('POST', '/api/auctions', { lotId: lot.id, kind: 'live', currency: 'USD', startingPrice: '300.00', reserve: '400.00', startsAt: new Date().toISOString(), auctioneerId: auctioneer.id });
+  const liveSale = created.auction.id;
+  const act = (body: Record<string, string>) => auctioneer.api.call('POST', `/api/auctions/${liveSale}/console`, body);
+  await act({ action: 'open' });
+  await act({ action: 'floor-bid', paddle: '12', amount: '300.00' });
+  await online.api.call('POST', `/api/auctions/${liveSale}/join`);
+  await online.api.call('POST', `/api/auctions/${liveSale}/bids`, { amount: '320.00', currency: 'USD' });
+  await act({ action: 'asking', amount: '350.00' });
+  await act({ action: 'floor-bid', paddle: '27', amount: '350.00' });
+  await act({ action: 'chat', text: 'With the lady on the aisle at $350. Any advance online?' });
+  return { auctioneer, liveSale };
 }
 
 async function shoot(page: Page, name: string, path: string, waitFor: string) {
@@ -106,6 +126,11 @@ async function main() {
     await shoot(ada, 'wallet', '/wallet/USD', '[data-testid=balance-USD]');
     await shoot(ada, 'trade', `/trade/${seeded.symbol}`, '[data-testid=open-orders]');
     await shoot(ada, 'notifications', '/notifications', '.notification');
+    const rostrum = await (await signedInContext(browser, web.url, seeded.auctioneer.api.token, DESKTOP)).newPage();
+    await shoot(rostrum, 'console', `/console/${seeded.liveSale}`, '[data-testid=console-history] li');
+    const gallery = await (await signedInContext(browser, web.url, seeded.gallery.api.token, DESKTOP)).newPage();
+    await shoot(gallery, 'sell', '/sell', '[data-testid=my-auction]');
+    await shoot(gallery, 'sell-results', `/sell/auctions/${seeded.painting.id}`, '[data-testid=chart-price] svg circle');
     const phone = await (await signedInContext(browser, web.url, seeded.ada.api.token, PHONE)).newPage();
     await shoot(phone, 'phone-home', '/', '[data-testid=auction-card]');
     await shoot(phone, 'phone-auction', `/auctions/${seeded.painting.id}`, '[data-testid=current-price]');

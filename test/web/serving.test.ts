@@ -4,19 +4,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureWebBuild, REPO_ROOT, startWebNode, type WebNode } from './support.js';
+import { REPO_ROOT, startWebNode, useWebApp } from './support.js';
 
 const HTML = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
 describe('web app: serving the build', () => {
-  let web: WebNode;
-  beforeAll(async () => {
-    await ensureWebBuild();
-    web = await startWebNode();
-  }, 240_000);
-  afterAll(async () => {
-    await web?.stop();
-  });
+  const web = useWebApp({ beforeAll, afterAll }, { browser: false });
 
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => fetch(web.url + path, { method, headers, redirect: 'manual' });
 

@@ -126,6 +126,64 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
+// --- a test file's app ----------------------------------------------------------------------------
+
+/** How long a browser test waits for the page to show what it expects. */
+export const POLL = { timeout: 15_000 };
+
+/** A node serving the built app, Chromium to drive it, and the API signed in as the admin. */
+export interface WebApp extends WebNode {
+  readonly browser: Browser;
+  readonly admin: Api;
+}
+
+/** The hooks of the test file (passed in, so that the screenshot script can use this file without vitest). */
+export interface FileHooks {
+  beforeAll(fn: () => Promise<void>, timeoutMs?: number): void;
+  afterAll(fn: () => Promise<void>): void;
+}
+
+/**
+ * What each test file in test/web starts with: before its tests, the app built if stale, a node,
+ * Chromium (not with `browser: false`, for a file that only speaks HTTP) and the admin's API;
+ * after them, all stopped. Read the answer's fields inside hooks and tests, once started:
+ * `const web = useWebApp({ beforeAll, afterAll });`
+ */
+export function useWebApp(hooks: FileHooks, options: { browser?: boolean } = {}): WebApp {
+  let node: WebNode | undefined;
+  let browser: Browser | undefined;
+  let admin: Api | undefined;
+  hooks.beforeAll(async () => {
+    await ensureWebBuild();
+    node = await startWebNode();
+    if (options.browser !== false) browser = await launchBrowser();
+    admin = await adminApi(node.url);
+  }, 240_000);
+  hooks.afterAll(async () => {
+    await browser?.close();
+    await node?.stop();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not there: the app starts in beforeAll${what === 'the browser' ? ' (and this file asked for none)' : ''}`);
+    return value;
+  };
+  return {
+    get url() {
+      return started(node, 'the node').url;
+    },
+    get node() {
+      return started(node, 'the node').node;
+    },
+    get browser() {
+      return started(browser, 'the browser');
+    },
+    get admin() {
+      return started(admin, "the admin's API");
+    },
+    stop: () => started(node, 'the node').stop(),
+  };
+}
+
 // --- the API, for seeding -------------------------------------------------------------------------
 
 export class Api {

@@ -1,37 +1,22 @@
 // A trade between two browsers: a seller's order rests on the book, a buyer picks its price
 // from the book and buys part of it; both see the trade, their fills and the book change live.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { adminApi, credit, ensureWebBuild, HAVE_CHROMIUM, launchBrowser, listInstrument, newPerson, signedInContext, startWebNode, watchErrors, type WebNode } from './support.js';
-
-const POLL = { timeout: 15_000 };
+import type { Page } from 'playwright-core';
+import { credit, HAVE_CHROMIUM, listInstrument, newPerson, POLL, signedInContext, useWebApp, watchErrors } from './support.js';
 
 describe.skipIf(!HAVE_CHROMIUM)('web app: the trading screen in two browsers', () => {
-  let web: WebNode;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await ensureWebBuild();
-    web = await startWebNode();
-    browser = await launchBrowser();
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await web?.stop();
-  });
+  const web = useWebApp({ beforeAll, afterAll });
 
   const bookRows = (page: Page, side: 'ask' | 'bid') => page.locator(`[data-testid=order-book] tr.${side}`).evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent?.trim())));
 
   it('a resting sell and a buy from another browser trade; both sides see it at once', async () => {
-    const admin = await adminApi(web.url);
-    const symbol = await listInstrument(admin);
+    const symbol = await listInstrument(web.admin);
     const seller = await newPerson(web.url, 'Sally Seller');
     const buyer = await newPerson(web.url, 'Bob Buyer');
-    await credit(admin, seller.id, 'ACME', '100');
-    await credit(admin, buyer.id, 'USD', '1000.00');
-    const sellerPage = await (await signedInContext(browser, web.url, seller.api.token)).newPage();
-    const buyerPage = await (await signedInContext(browser, web.url, buyer.api.token)).newPage();
+    await credit(web.admin, seller.id, 'ACME', '100');
+    await credit(web.admin, buyer.id, 'USD', '1000.00');
+    const sellerPage = await (await signedInContext(web.browser, web.url, seller.api.token)).newPage();
+    const buyerPage = await (await signedInContext(web.browser, web.url, buyer.api.token)).newPage();
     const errors = [...[sellerPage, buyerPage].map(watchErrors)];
     await Promise.all([sellerPage.goto(`/trade/${symbol}`), buyerPage.goto(`/trade/${symbol}`)]);
     await expect.poll(() => buyerPage.getByText('The book is empty').count(), POLL).toBe(1);

@@ -1,29 +1,14 @@
 // A top-up from the web app: the amount, the provider's confirmation page (the sandbox) in a
 // new tab, Approve, and the wallet credited on the app's page without a reload.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { ensureWebBuild, HAVE_CHROMIUM, launchBrowser, newPerson, signedInContext, startWebNode, watchErrors, type WebNode } from './support.js';
-
-const POLL = { timeout: 15_000 };
+import { HAVE_CHROMIUM, newPerson, POLL, signedInContext, useWebApp, watchErrors } from './support.js';
 
 describe.skipIf(!HAVE_CHROMIUM)('web app: the wallet', () => {
-  let web: WebNode;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await ensureWebBuild();
-    web = await startWebNode();
-    browser = await launchBrowser();
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await web?.stop();
-  });
+  const web = useWebApp({ beforeAll, afterAll });
 
   it('a top-up through the sandbox confirmation page credits the wallet, and the bell counts it', async () => {
     const person = await newPerson(web.url, 'Tom Topup');
-    const context = await signedInContext(browser, web.url, person.api.token);
+    const context = await signedInContext(web.browser, web.url, person.api.token);
     const page = await context.newPage();
     const errors = watchErrors(page);
     await page.goto('/wallet/USD?topup=1');

@@ -4,27 +4,32 @@ import { useServerNow } from '../lib/clock.js';
 import { formatDuration, formatDateTime } from '../lib/format.js';
 import { formatMoney } from '../lib/money.js';
 import { Link } from '../lib/router.js';
+import { WatchStar } from './WatchStar.js';
 
 export function AuctionCard({ auction }: { auction: AuctionRow }) {
   const now = useServerNow();
   const cover = useCover(auction.lotId);
   const crumb = auction.categoryPath?.at(-1)?.name;
   return (
-    <Link className="card auction-card" to={`/auctions/${auction.id}`} data-testid="auction-card">
-      <div className="thumb">
-        {cover ? <img src={cover} alt="" loading="lazy" decoding="async" /> : <div className="placeholder-art">{auction.title.trim().charAt(0).toUpperCase()}</div>}
-        <StatusBadge auction={auction} />
-      </div>
-      <div className="body">
-        {crumb && <span className="crumb">{crumb}</span>}
-        <span className="title">{auction.title}</span>
-        <div className="price-row">
-          <span className="price">{formatMoney(auction.bidCount > 0 ? auction.currentPrice : auction.startingPrice, auction.currency)}</span>
-          <span className="small muted">{auction.bidCount === 0 ? 'starting bid' : `${auction.bidCount} bid${auction.bidCount === 1 ? '' : 's'}`}</span>
+    // The star sits beside the link, not inside it: a button within a link is neither valid nor reachable by keyboard.
+    <div className="auction-card-wrap">
+      <Link className="card auction-card" to={`/auctions/${auction.id}`} data-testid="auction-card">
+        <div className="thumb">
+          {cover ? <img src={cover} alt="" loading="lazy" decoding="async" /> : <div className="placeholder-art">{auction.title.trim().charAt(0).toUpperCase()}</div>}
+          <StatusBadge auction={auction} />
         </div>
-        <When auction={auction} now={now} />
-      </div>
-    </Link>
+        <div className="body">
+          {crumb && <span className="crumb">{crumb}</span>}
+          <span className="title">{auction.title}</span>
+          <div className="price-row">
+            <span className="price">{formatMoney(auction.bidCount > 0 ? auction.currentPrice : auction.startingPrice, auction.currency)}</span>
+            <span className="small muted">{auction.bidCount === 0 ? 'starting bid' : `${auction.bidCount} bid${auction.bidCount === 1 ? '' : 's'}`}</span>
+          </div>
+          <When auction={auction} now={now} />
+        </div>
+      </Link>
+      <WatchStar auctionId={auction.id} title={auction.title} variant="card" />
+    </div>
   );
 }
 

@@ -1,5 +1,5 @@
-// Small shared pieces: money, loading and error states, a labelled field.
-import type { ReactNode } from 'react';
+// Small shared pieces: money, loading and error states, a labelled field, a select of codes.
+import type { CSSProperties, ReactNode } from 'react';
 import { ApiError, messageOf } from '../lib/api.js';
 import { formatMoney } from '../lib/money.js';
 import { Link } from '../lib/router.js';
@@ -56,6 +56,34 @@ export function Field({ id, label, hint, error, children }: { id: string; label:
           {error}
         </span>
       )}
+    </div>
+  );
+}
+
+/** A labelled select of currency or asset codes; `anyLabel` names a first, empty choice ("All currencies"). */
+export function CodeSelect({ id, label, value, onChange, codes, anyLabel, labelHidden, fieldStyle }: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (code: string) => void;
+  codes: string[];
+  anyLabel?: string;
+  labelHidden?: boolean;
+  fieldStyle?: CSSProperties;
+}) {
+  return (
+    <div className="field" style={fieldStyle}>
+      <label htmlFor={id} className={labelHidden ? 'visually-hidden' : undefined}>
+        {label}
+      </label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        {anyLabel !== undefined && <option value="">{anyLabel}</option>}
+        {codes.map((c) => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
     </div>
   );
 }

@@ -3,9 +3,11 @@
 // row and the navigation folds behind a menu button.
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { preferredCurrency, unread, wallets, type Wallet } from '../lib/account.js';
+import { isAdmin } from '../lib/admin.js';
 import { categories } from '../lib/catalog.js';
 import { currencies, formatMoney, type Currency } from '../lib/money.js';
 import { realtime } from '../lib/realtime.js';
+import { maySell } from '../lib/sell.js';
 import { Link, navigate, useLocation } from '../lib/router.js';
 import { signOut, useSession } from '../lib/session.js';
 import { useStore } from '../lib/store.js';
@@ -33,6 +35,24 @@ export function Header() {
           <Link to="/trade" aria-current={path.startsWith('/trade') ? 'page' : undefined}>
             Trade
           </Link>
+          <Link to="/shop" aria-current={path.startsWith('/shop') ? 'page' : undefined}>
+            Shop
+          </Link>
+          {maySell(session.user) && (
+            <Link to="/sell" aria-current={path.startsWith('/sell') ? 'page' : undefined}>
+              Sell
+            </Link>
+          )}
+          {session.user && (session.user.roles.includes('auctioneer') || session.user.roles.includes('admin')) && (
+            <Link to="/console" aria-current={path.startsWith('/console') ? 'page' : undefined}>
+              Console
+            </Link>
+          )}
+          {isAdmin(session.user) && (
+            <Link to="/admin" aria-current={path.startsWith('/admin') ? 'page' : undefined}>
+              Admin
+            </Link>
+          )}
         </nav>
         <SearchForm key={q} initial={q} />
         <div className="header-actions">
@@ -147,6 +167,8 @@ function AccountMenu({ name }: { name: string }) {
       <Link to="/me/bids">My bids</Link>
       <Link to="/me/wins">Wins</Link>
       <Link to="/me/orders">Orders</Link>
+      <Link to="/me/watchlist">Watchlist</Link>
+      <Link to="/me/purchases">Purchases</Link>
       <Link to="/wallet">Wallet</Link>
       <Link to="/trade">Trading</Link>
       <Link to="/notifications">Notifications</Link>

@@ -126,6 +126,7 @@ export function hrefOf(n: Pick<Notification, 'kind' | 'data'>): string | undefin
   if (typeof d.auctionId === 'string') return `/auctions/${d.auctionId}`;
   if (typeof d.symbol === 'string') return `/trade/${d.symbol}`;
   if (typeof d.orderId === 'string' && n.kind.startsWith('order')) return `/me/orders`;
+  if (typeof d.purchaseId === 'string') return `/purchases/${d.purchaseId}`;
   if (typeof d.currency === 'string') return `/wallet/${d.currency}`;
   return undefined;
 }

@@ -135,3 +135,32 @@ async function once<T>(method: string, path: string, options: CallOptions): Prom
   }
   return body as T;
 }
+
+/**
+ * A multipart upload (lot images): the token and problem documents as in api(), the body a
+ * FormData the browser encodes with its boundary. Not retried: an upload has no Idempotency-Key.
+ */
+export async function apiUpload<T = unknown>(path: string, form: FormData, options: { signal?: AbortSignal } = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const token = tokenOf();
+  if (token) headers.authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers, body: form, signal: options.signal ?? null, credentials: 'omit' });
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    throw new ApiError({ status: 0, code: 'NETWORK', detail: 'The upload did not reach Gavel. Check your connection and try again.' });
+  }
+  const text = await res.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    if (res.status === 401 && token) onUnauthorized();
+    throw new ApiError(body && typeof body === 'object' && 'code' in body ? (body as Problem) : { status: res.status, code: 'INTERNAL', detail: `The server answered ${res.status}.` });
+  }
+  return body as T;
+}

@@ -8,6 +8,10 @@ export interface CategoryRef {
   slug: string;
 }
 
+export type AuctionStatus = 'scheduled' | 'open' | 'closed' | 'cancelled';
+/** How a closed auction ended; null until it has. */
+export type AuctionOutcome = 'sold' | 'unsold' | null;
+
 /** An auction as the list and the page's `auction` show it. */
 export interface AuctionRow {
   id: string;
@@ -17,8 +21,8 @@ export interface AuctionRow {
   currency: string;
   categoryId: string;
   title: string;
-  status: 'scheduled' | 'open' | 'closed' | 'cancelled';
-  outcome: 'sold' | 'unsold' | null;
+  status: AuctionStatus;
+  outcome: AuctionOutcome;
   startingPrice: string;
   currentPrice: string;
   bidCount: number;
@@ -38,8 +42,8 @@ export interface LiveView {
   seq: number;
   kind: 'timed' | 'live';
   currency: string;
-  status: 'scheduled' | 'open' | 'closed' | 'cancelled';
-  outcome: 'sold' | 'unsold' | null;
+  status: AuctionStatus;
+  outcome: AuctionOutcome;
   closedVia: string | null;
   phase: 'asking' | 'fairWarning' | 'paused' | null;
   startingPrice: string;

@@ -14,20 +14,28 @@ export interface Category {
 
 export const categories = createStore<{ tree: Category[]; byId: Map<string, Category>; loaded: boolean }>({ tree: [], byId: new Map(), loaded: false });
 
+/** Every category once, parents before their children. */
+export function flattenCategories(tree: Category[]): Category[] {
+  const out: Category[] = [];
+  const walk = (list: Category[]) => {
+    for (const c of list) {
+      out.push(c);
+      walk(c.children);
+    }
+  };
+  walk(tree);
+  return out;
+}
+
+/** Puts a tree read from the server in the store (the header's menu and every picker follow). */
+export function publishCategories(tree: Category[]): void {
+  categories.set({ tree, byId: new Map(flattenCategories(tree).map((c) => [c.id, c])), loaded: true });
+}
+
 let loading: Promise<void> | undefined;
 export function loadCategories(): Promise<void> {
   loading ??= api<{ items: Category[] }>('GET', '/api/categories').then(
-    (r) => {
-      const byId = new Map<string, Category>();
-      const walk = (list: Category[]) => {
-        for (const c of list) {
-          byId.set(c.id, c);
-          walk(c.children);
-        }
-      };
-      walk(r.items);
-      categories.set({ tree: r.items, byId, loaded: true });
-    },
+    (r) => publishCategories(r.items),
     () => {
       loading = undefined;
     },

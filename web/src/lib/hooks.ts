@@ -61,3 +61,66 @@ export function useInterval(callback: () => void, periodMs: number | null): void
     return () => clearInterval(timer);
   }, [periodMs]);
 }
+
+/** A list read a page at a time by cursor: what is loaded so far, for the `key` it was loaded for. */
+export interface CursorPages<T> {
+  key: string;
+  items: T[];
+  cursor: string | null;
+  loading: boolean;
+  error: unknown;
+}
+
+/**
+ * Loads the first page of a cursor-paged list whenever `key` changes (the filters it stands for),
+ * and the next one on `load(pages.cursor)`; an answer for a superseded first page is dropped.
+ */
+export function useCursorPages<T>(key: string, fetchPage: (cursor: string | null, signal?: AbortSignal) => Promise<{ items: T[]; nextCursor: string | null }>): { pages: CursorPages<T>; load(cursor: string | null, signal?: AbortSignal): void } {
+  const [pages, setPages] = useState<CursorPages<T>>({ key: '', items: [], cursor: null, loading: true, error: undefined });
+  const load = (cursor: string | null, signal?: AbortSignal) => {
+    setPages((p) => ({ ...p, key, loading: true, error: undefined, ...(cursor === null && { items: [] }) }));
+    fetchPage(cursor, signal).then(
+      (r) => setPages((p) => ({ key, items: cursor === null ? r.items : [...p.items, ...r.items], cursor: r.nextCursor, loading: false, error: undefined })),
+      (error: unknown) => {
+        if (!signal?.aborted) setPages((p) => ({ ...p, loading: false, error }));
+      },
+    );
+  };
+  useEffect(() => {
+    const controller = new AbortController();
+    load(null, controller.signal);
+    return () => controller.abort();
+  }, [key]);
+  return { pages, load };
+}
+
+/**
+ * A cursor-paged list whose first page is a resource: a reload keeps the old list on screen until
+ * the new first page comes, and drops the pages "more" appended. `remove` takes items off at
+ * once (after an action), before the reload that brings the rest up to date.
+ */
+export function usePagedResource<P extends { items: T[]; nextCursor: string | null }, T = P['items'][number]>(key: string, load: (cursor: string | null, signal?: AbortSignal) => Promise<P>) {
+  const first = useResource(key, (signal) => load(null, signal));
+  const [extra, setExtra] = useState<{ items: T[]; nextCursor: string | null } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [moreError, setMoreError] = useState<unknown>(null);
+  const items = first.data ? [...first.data.items, ...(extra?.items ?? [])] : undefined;
+  const nextCursor = extra ? extra.nextCursor : (first.data?.nextCursor ?? null);
+  const more = nextCursor
+    ? () => {
+        setBusy(true);
+        load(nextCursor)
+          .then((page) => setExtra((e) => ({ items: [...(e?.items ?? []), ...page.items], nextCursor: page.nextCursor })), setMoreError)
+          .finally(() => setBusy(false));
+      }
+    : null;
+  const reload = () => {
+    setExtra(null);
+    first.reload();
+  };
+  const remove = (gone: (item: T) => boolean) => {
+    first.setData((d) => ({ ...d!, items: d!.items.filter((i) => !gone(i)) }));
+    setExtra((e) => e && { ...e, items: e.items.filter((i) => !gone(i)) });
+  };
+  return { first, items, error: first.error ?? moreError, more, busy, reload, remove };
+}

@@ -30,6 +30,17 @@ export function useQuery(): URLSearchParams {
   return new URLSearchParams(useLocation().search);
 }
 
+/** `path` with the query `search` after `changes`: a null or empty value removes its key. */
+export function hrefWithQuery(path: string, search: string, changes: Record<string, string | null>): string {
+  const next = new URLSearchParams(search);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === '') next.delete(k);
+    else next.set(k, v);
+  }
+  const text = next.toString();
+  return `${path}${text ? `?${text}` : ''}`;
+}
+
 export function Link({ to, onClick, ...props }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
   const handle = (event: MouseEvent<HTMLAnchorElement>) => {
     onClick?.(event);

@@ -13,14 +13,18 @@ import { remembered } from '../lib/mine.js';
 import { Link } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
 import { useStore } from '../lib/store.js';
+import { MyPurchases } from './Purchase.js';
+import { MyWatchlist } from './Watchlist.js';
 
 const TABS: Array<[string, string]> = [
   ['bids', 'My bids'],
   ['wins', 'Wins'],
   ['orders', 'Orders'],
+  ['watchlist', 'Watchlist'],
+  ['purchases', 'Purchases'],
 ];
 
-export function ActivityPage({ tab }: { tab: 'bids' | 'wins' | 'orders' }) {
+export function ActivityPage({ tab }: { tab: 'bids' | 'wins' | 'orders' | 'watchlist' | 'purchases' }) {
   const label = TABS.find(([t]) => t === tab)?.[1] ?? 'My Gavel';
   useTitle(label);
   const session = useSession();
@@ -38,6 +42,8 @@ export function ActivityPage({ tab }: { tab: 'bids' | 'wins' | 'orders' }) {
       {session.user && tab === 'bids' && <MyBids userId={session.user.id} />}
       {session.user && tab === 'wins' && <Orders role="buyer" source="auction" empty="No wins yet." />}
       {session.user && tab === 'orders' && <Orders empty="No orders yet." />}
+      {session.user && tab === 'watchlist' && <MyWatchlist />}
+      {session.user && tab === 'purchases' && <MyPurchases />}
     </div>
   );
 }

@@ -4,7 +4,10 @@
 // one tap at the next amounts, or a maximum (proxy) bid.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { StatusBadge } from '../components/AuctionCard.js';
+import { BidHistory, RoomMessages } from '../components/Room.js';
 import { ErrorNotice, Field, Money } from '../components/Common.js';
+import { ConfirmDialog } from '../components/ConfirmDialog.js';
+import { WatchStar } from '../components/WatchStar.js';
 import { outbidPushes, preferCurrency, refreshWallets, wallets } from '../lib/account.js';
 import { ApiError, api, messageOf } from '../lib/api.js';
 import { CONDITIONS, type AuctionPage as Page, type LiveView, type Standing } from '../lib/auctions.js';
@@ -14,18 +17,11 @@ import { useResource, useTitle } from '../lib/hooks.js';
 import { newKey } from '../lib/ids.js';
 import { rememberAuction } from '../lib/mine.js';
 import { compareAmounts, formatMoney, scaleOf, toMinor } from '../lib/money.js';
-import { realtime } from '../lib/realtime.js';
-import { foldLive, historyItemOf, mergeHistory, roomEventsOfReplay, type HistoryItem, type RoomEvent } from '../lib/room.js';
+import { useRoomFeed } from '../lib/room-feed.js';
+import type { HistoryItem } from '../lib/room.js';
 import { Link } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
 import { useStore } from '../lib/store.js';
-
-interface ChatLine {
-  seq: number;
-  atMs: number;
-  from: string;
-  text: string;
-}
 
 export function AuctionPage({ id }: { id: string }) {
   const session = useSession();
@@ -57,24 +53,14 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
   const id = auction.id;
   const currency = auction.currency;
   const scale = scaleOf(currency, auction.startingPrice);
-  const [live, setLive] = useState<LiveView>(initial.live);
   const [me, setMe] = useState<Standing | null>(initial.me);
   const [nextBids, setNextBids] = useState<string[]>(initial.nextBids);
-  const [history, setHistory] = useState<HistoryItem[]>([]);
-  const [chat, setChat] = useState<ChatLine[]>([]);
   const [outbid, setOutbid] = useState(false);
   const [flash, setFlash] = useState(0);
   const [extendedAt, setExtendedAt] = useState<number | null>(null);
   const meRef = useRef(me);
   meRef.current = me;
   useEffect(() => preferCurrency(currency), [currency]);
-
-  // A newer page (after sign-in, a join, a refresh) replaces what it covers.
-  useEffect(() => {
-    setLive((prev) => (initial.live.seq >= prev.seq ? initial.live : prev));
-    setMe(initial.me);
-    setNextBids(initial.nextBids);
-  }, [initial]);
 
   // The exact next amounts (and my standing) after the price moved: one request, soon after.
   const refreshTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
@@ -86,7 +72,7 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
           (p) => {
             setNextBids(p.nextBids);
             setMe(p.me);
-            setLive((prev) => (p.live.seq >= prev.seq ? p.live : prev));
+            offerLive(p.live);
           },
           () => {},
         );
@@ -96,55 +82,34 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
   }, [id]);
   useEffect(() => () => clearTimeout(refreshTimer.current), []);
 
-  const apply = useCallback(
-    (events: RoomEvent[]) => {
-      setLive((prev) => events.reduce(foldLive, prev));
-      const items = events.map(historyItemOf).filter((i): i is HistoryItem => i !== null);
-      if (items.length) setHistory((h) => mergeHistory(h, items));
-      const lines = events.filter((e) => e.type === 'Chat').map((e) => ({ seq: e.seq, atMs: e.atMs, from: e.from ?? 'auctioneer', text: e.text ?? '' }));
-      if (lines.length) setChat((c) => [...c.filter((l) => !lines.some((n) => n.seq === l.seq)), ...lines].sort((a, b) => a.seq - b.seq));
-    },
-    [],
-  );
+  // The room, live: what each event means for this bidder.
+  const { live, history, chat, offerLive } = useRoomFeed(id, initial.live, scale, (event) => {
+    if (event.type === 'PriceChanged') {
+      setFlash((f) => f + 1);
+      setNextBids(event.minimumNextBid ? [event.minimumNextBid] : []);
+      const mine = meRef.current?.number != null && event.leader === `bidder ${meRef.current.number}`;
+      if (meRef.current?.leading && !mine) setOutbid(true);
+      if (mine) setOutbid(false);
+      setMe((m) => (m ? { ...m, leading: mine, maxBid: mine ? m.maxBid : null } : m));
+      refreshSoon();
+    }
+    if (event.type === 'EndExtended') setExtendedAt(Date.now());
+    if (event.type === 'AskingSet' && event.amount) {
+      setNextBids([event.amount]);
+      refreshSoon();
+    }
+    if (event.type === 'AuctionClosed' || event.type === 'AuctionCancelled') {
+      refreshWallets(500);
+      refreshSoon();
+    }
+  });
 
-  // The room, live: the socket's snapshot and events; the replay for the history before them.
+  // A newer page (after sign-in, a join, a refresh) replaces what it covers.
   useEffect(() => {
-    const unsubscribe = realtime.subscribe(`auction:${id}`, {
-      onSnapshot: (snapshot: LiveView) => setLive((prev) => (snapshot.seq >= prev.seq ? snapshot : prev)),
-      onEvent: (event: RoomEvent) => {
-        apply([event]);
-        if (event.type === 'PriceChanged') {
-          setFlash((f) => f + 1);
-          setNextBids(event.minimumNextBid ? [event.minimumNextBid] : []);
-          const mine = meRef.current?.number != null && event.leader === `bidder ${meRef.current.number}`;
-          if (meRef.current?.leading && !mine) setOutbid(true);
-          if (mine) setOutbid(false);
-          setMe((m) => (m ? { ...m, leading: mine, maxBid: mine ? m.maxBid : null } : m));
-          refreshSoon();
-        }
-        if (event.type === 'EndExtended') setExtendedAt(Date.now());
-        if (event.type === 'AskingSet' && event.amount) {
-          setNextBids([event.amount]);
-          refreshSoon();
-        }
-        if (event.type === 'AuctionClosed' || event.type === 'AuctionCancelled') {
-          refreshWallets(500);
-          refreshSoon();
-        }
-      },
-    });
-    let cancelled = false;
-    api<{ view: 'room' | 'full'; entries: Array<{ seq: number; atMs: number; type: string; event: Record<string, unknown> }> }>('GET', `/api/auctions/${id}/replay`).then(
-      (replay) => {
-        if (!cancelled) apply(roomEventsOfReplay(replay, scale));
-      },
-      () => {},
-    );
-    return () => {
-      cancelled = true;
-      unsubscribe();
-    };
-  }, [id, scale, apply, refreshSoon]);
+    offerLive(initial.live);
+    setMe(initial.me);
+    setNextBids(initial.nextBids);
+  }, [initial]);
 
   useEffect(() => {
     const onOutbid = (e: { auctionId: string }) => {
@@ -217,6 +182,7 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
               <span className="small muted">Lot {lot.id.slice(-6).toUpperCase()}</span>
             </div>
             <h1 style={{ marginBottom: 0 }}>{auction.title}</h1>
+            <WatchStar auctionId={id} title={auction.title} variant="page" />
             <PriceBlock live={live} currency={currency} flash={flash} />
             <div className="facts">
               <span>
@@ -231,7 +197,7 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
             <Phase live={live} />
             <BidBox live={live} me={me} myLabel={myLabel} outbid={outbid} currency={currency} scale={scale} nextBids={nextBids} auctionId={id} onStanding={(standing, view) => {
               setMe(standing);
-              if (view) setLive((prev) => (view.seq >= prev.seq ? view : prev));
+              if (view) offerLive(view);
               setOutbid(!standing.leading && standing.joined && view !== null);
               refreshSoon();
             }} onJoined={reload} />
@@ -262,14 +228,7 @@ function Room({ initial, reload }: { initial: Page; reload: () => void }) {
               {chat.length === 0 ? (
                 <p className="small muted">The auctioneer's messages to the room appear here.</p>
               ) : (
-                <ul className="chat" aria-live="polite">
-                  {chat.map((c) => (
-                    <li key={c.seq}>
-                      <b>{c.from}</b> <span className="small muted">{formatTime(c.atMs)}</span>
-                      <div>{c.text}</div>
-                    </li>
-                  ))}
-                </ul>
+                <RoomMessages lines={chat} live />
               )}
             </section>
           )}
@@ -536,43 +495,18 @@ function BidBox(props: {
 }
 
 function BuyNow({ price, currency, auctionId, joined, onDone }: { price: string; currency: string; auctionId: string; joined: boolean; onDone: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const confirm = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      if (!joined) await api('POST', `/api/auctions/${auctionId}/join`);
-      await api('POST', `/api/auctions/${auctionId}/buy-now`, { idempotencyKey: newKey('buy') });
-      dialog.current?.close();
-      refreshWallets(0);
-      onDone();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
+  const buy = async () => {
+    if (!joined) await api('POST', `/api/auctions/${auctionId}/join`);
+    await api('POST', `/api/auctions/${auctionId}/buy-now`, { idempotencyKey: newKey('buy') });
+  };
+  const done = () => {
+    refreshWallets(0);
+    onDone();
   };
   return (
-    <>
-      <button type="button" className="btn block" onClick={() => dialog.current?.showModal()}>
-        Buy now for {formatMoney(price, currency)}
-      </button>
-      <dialog ref={dialog} aria-labelledby="buy-now-h">
-        <h2 id="buy-now-h">Buy now for {formatMoney(price, currency)}?</h2>
-        <p>The auction ends at once and the lot is yours. The amount is taken from your {currency} wallet.</p>
-        {error && <p className="notice danger">{error}</p>}
-        <div className="cluster">
-          <button type="button" className="btn primary" disabled={busy} onClick={() => void confirm()}>
-            Buy now
-          </button>
-          <button type="button" className="btn" onClick={() => dialog.current?.close()}>
-            Cancel
-          </button>
-        </div>
-      </dialog>
-    </>
+    <ConfirmDialog id="buy-now" open={{ label: `Buy now for ${formatMoney(price, currency)}`, className: 'btn block' }} title={`Buy now for ${formatMoney(price, currency)}?`} confirmLabel="Buy now" cancelLabel="Cancel" action={buy} onDone={done}>
+      <p>The auction ends at once and the lot is yours. The amount is taken from your {currency} wallet.</p>
+    </ConfirmDialog>
   );
 }
 
@@ -583,24 +517,17 @@ function History({ items: all, currency, myLabel }: { items: HistoryItem[]; curr
   const items = all.filter((h) => !(h.text?.startsWith('Soft close') && bidTimes.has(h.atMs)));
   if (items.length === 0) return <p className="muted">No bids yet. Be the first.</p>;
   return (
-    <ol className="history" aria-label="Bids, newest first" data-testid="bid-history">
-      {items.map((h) =>
-        h.type === 'bid' ? (
-          <li key={h.seq} className={h.leader === myLabel ? 'mine' : ''}>
-            <span>
-              <span className="amount">{formatMoney(h.price ?? null, currency)}</span> · {h.leader}
-              {h.leader === myLabel ? ' (you)' : ''}
-              {extendedTimes.has(h.atMs) && <span className="badge warning" style={{ marginLeft: 8 }}>extended</span>}
-            </span>
-            <time dateTime={new Date(h.atMs).toISOString()}>{formatTime(h.atMs)}</time>
-          </li>
-        ) : (
-          <li key={h.seq} className="system">
-            <span>{h.text}</span>
-            <time dateTime={new Date(h.atMs).toISOString()}>{formatTime(h.atMs)}</time>
-          </li>
-        ),
+    <BidHistory
+      items={items}
+      testId="bid-history"
+      bidClassName={(h) => (h.leader === myLabel ? 'mine' : '')}
+      bidText={(h) => (
+        <>
+          <span className="amount">{formatMoney(h.price ?? null, currency)}</span> · {h.leader}
+          {h.leader === myLabel ? ' (you)' : ''}
+          {extendedTimes.has(h.atMs) && <span className="badge warning" style={{ marginLeft: 8 }}>extended</span>}
+        </>
       )}
-    </ol>
+    />
   );
 }

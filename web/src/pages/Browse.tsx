@@ -3,13 +3,14 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { AuctionCard } from '../components/AuctionCard.js';
 import { CategoryTree } from '../components/CategoryTree.js';
-import { Empty, ErrorNotice, SkeletonCards } from '../components/Common.js';
-import { api, messageOf } from '../lib/api.js';
+import { ErrorNotice, SkeletonCards } from '../components/Common.js';
+import { PagedCards } from '../components/Paging.js';
+import { api } from '../lib/api.js';
 import type { AuctionList, AuctionRow } from '../lib/auctions.js';
 import { categories, pathOf } from '../lib/catalog.js';
-import { useResource, useTitle } from '../lib/hooks.js';
+import { useCursorPages, useResource, useTitle } from '../lib/hooks.js';
 import { currencies } from '../lib/money.js';
-import { Link, navigate, useLocation } from '../lib/router.js';
+import { hrefWithQuery, Link, navigate, useLocation } from '../lib/router.js';
 import { useStore } from '../lib/store.js';
 
 export function HomePage() {
@@ -104,10 +105,9 @@ export function SearchPage() {
   const heading = filters.q ? `Results for “${filters.q}”` : (categoryName ?? 'All auctions');
   useTitle(heading);
 
-  const [pages, setPages] = useState<{ key: string; items: AuctionRow[]; cursor: string | null; loading: boolean; error: unknown }>({ key: '', items: [], cursor: null, loading: true, error: undefined });
   const key = FILTER_KEYS.map((k) => filters[k]).join('|');
 
-  const load = (cursor: string | null, signal?: AbortSignal) => {
+  const { pages, load } = useCursorPages<AuctionRow>(key, (cursor, signal) => {
     const query = {
       q: filters.q,
       category: filters.category,
@@ -120,30 +120,9 @@ export function SearchPage() {
       limit: 24,
       cursor: cursor ?? undefined,
     };
-    setPages((p) => ({ ...p, key, loading: true, error: undefined, ...(cursor === null && { items: [] }) }));
-    api<AuctionList>('GET', '/api/auctions', { query, ...(signal && { signal }) }).then(
-      (r) => setPages((p) => ({ key, items: cursor === null ? r.items : [...p.items, ...r.items], cursor: r.nextCursor, loading: false, error: undefined })),
-      (error: unknown) => {
-        if (!signal?.aborted) setPages((p) => ({ ...p, loading: false, error }));
-      },
-    );
-  };
-
-  useEffect(() => {
-    const controller = new AbortController();
-    load(null, controller.signal);
-    return () => controller.abort();
-  }, [key]);
-
-  const hrefWith = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(search);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v === null || v === '') next.delete(k);
-      else next.set(k, v);
-    }
-    const text = next.toString();
-    return `/auctions${text ? `?${text}` : ''}`;
-  };
+    return api<AuctionList>('GET', '/api/auctions', { query, ...(signal && { signal }) });
+  });
+  const hrefWith = (changes: Record<string, string | null>) => hrefWithQuery('/auctions', search, changes);
 
   return (
     <div className="page">
@@ -175,38 +154,22 @@ export function SearchPage() {
             <h1 id="results-heading">{heading}</h1>
             <SortSelect value={filters.sort} onChange={(sort) => navigate(hrefWith({ sort }), { keepScroll: true })} />
           </div>
-          {pages.error !== undefined && pages.items.length === 0 ? (
-            <ErrorNotice error={pages.error} retry={() => load(null)} />
-          ) : pages.key !== key || (pages.loading && pages.items.length === 0) ? (
-            <SkeletonCards />
-          ) : pages.items.length === 0 ? (
-            <Empty title="No auctions match">
-              <p>Try fewer words, another category, or ended auctions.</p>
-              <Link className="btn" to="/auctions">
-                Clear filters
-              </Link>
-            </Empty>
-          ) : (
-            <>
-              <p className="muted small" role="status">
-                {pages.items.length}
-                {pages.cursor ? '+' : ''} auction{pages.items.length === 1 ? '' : 's'}
-              </p>
-              <div className="grid-cards">
-                {pages.items.map((a) => (
-                  <AuctionCard key={a.id} auction={a} />
-                ))}
-              </div>
-              {pages.error !== undefined && <p className="notice danger">{messageOf(pages.error)}</p>}
-              {pages.cursor && (
-                <div className="cluster" style={{ justifyContent: 'center', marginTop: 24 }}>
-                  <button type="button" className="btn" disabled={pages.loading} onClick={() => load(pages.cursor)}>
-                    {pages.loading ? 'Loading…' : 'Show more'}
-                  </button>
-                </div>
-              )}
-            </>
-          )}
+          <PagedCards
+            pages={pages}
+            currentKey={key}
+            load={load}
+            noun="auction"
+            emptyTitle="No auctions match"
+            empty={
+              <>
+                <p>Try fewer words, another category, or ended auctions.</p>
+                <Link className="btn" to="/auctions">
+                  Clear filters
+                </Link>
+              </>
+            }
+            card={(a) => <AuctionCard key={a.id} auction={a} />}
+          />
         </section>
       </div>
     </div>

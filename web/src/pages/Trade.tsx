@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Empty, ErrorNotice, Field, Money, SignInPrompt } from '../components/Common.js';
 import { exchangePushes, refreshWallets, wallets } from '../lib/account.js';
 import { ApiError, api, messageOf } from '../lib/api.js';
+import { listInstruments, type Instrument } from '../lib/exchange.js';
 import { formatDateTime, formatTime } from '../lib/format.js';
 import { useResource, useTitle } from '../lib/hooks.js';
 import { newKey } from '../lib/ids.js';
@@ -13,20 +14,6 @@ import { realtime } from '../lib/realtime.js';
 import { Link } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
 import { useStore } from '../lib/store.js';
-
-interface Instrument {
-  symbol: string;
-  base: string;
-  quote: string;
-  tickSize: string;
-  lotSize: string;
-  minQuantity: string;
-  maxQuantity: string;
-  makerFeeBps: number;
-  takerFeeBps: number;
-  protectionBps: number;
-  status: 'trading' | 'halted' | string;
-}
 
 type Level = [price: string, quantity: string, orders: number];
 
@@ -77,7 +64,7 @@ const decimalsOf = (text: string) => (text.includes('.') ? text.length - text.in
 
 export function TradePage({ symbol }: { symbol?: string }) {
   useTitle(symbol ? `${symbol} · Trade` : 'Trade');
-  const list = useResource('instruments', (signal) => api<{ items: Instrument[] }>('GET', '/api/exchange/instruments', { signal }));
+  const list = useResource('instruments', listInstruments);
   const items = list.data?.items ?? [];
   const instrument = items.find((i) => i.symbol === symbol) ?? (symbol ? undefined : items[0]);
   if (list.error) return <div className="page"><ErrorNotice error={list.error} retry={list.reload} /></div>;

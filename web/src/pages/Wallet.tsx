@@ -1,7 +1,7 @@
 // The wallet: balances per currency, top-up through the payment provider's confirmation page
 // (the sandbox here), withdrawals, currency exchange at the house rate, and the statement.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ErrorNotice, Field, Money, SignInPrompt } from '../components/Common.js';
+import { CodeSelect, ErrorNotice, Field, Money, SignInPrompt } from '../components/Common.js';
 import { preferCurrency, refreshWallets, wallets, type Wallet } from '../lib/account.js';
 import { ApiError, api, messageOf } from '../lib/api.js';
 import { formatDateTime } from '../lib/format.js';
@@ -90,21 +90,6 @@ function BalanceCard({ wallet, current }: { wallet: Wallet; current: boolean }) 
   );
 }
 
-function CurrencySelect({ id, value, onChange, codes, label }: { id: string; value: string; onChange: (v: string) => void; codes: string[]; label: string }) {
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
-        {codes.map((c) => (
-          <option key={c} value={c}>
-            {c}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
 function amountError(amount: string, currency: string): string | undefined {
   const scale = scaleOf(currency);
   const minor = toMinor(amount, scale);
@@ -169,7 +154,7 @@ function TopUp({ initialCurrency, autoFocus }: { initialCurrency: string; autoFo
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="topup-h">
       <h2 id="topup-h">Top up</h2>
-      <CurrencySelect id="topup-currency" label="Currency" value={currency} onChange={setCurrency} codes={codes} />
+      <CodeSelect id="topup-currency" label="Currency" value={currency} onChange={setCurrency} codes={codes} />
       <Field id="topup-amount" label="Amount" error={error}>
         <div className="input-affix">
           <input ref={input} id="topup-amount" inputMode="decimal" autoComplete="off" value={amount} onChange={(e) => setAmount(e.target.value)} aria-invalid={error ? true : undefined} />
@@ -250,7 +235,7 @@ function Withdraw({ wallets: open, initialCurrency }: { wallets: Wallet[]; initi
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="withdraw-h">
       <h2 id="withdraw-h">Withdraw</h2>
-      <CurrencySelect id="withdraw-currency" label="From wallet" value={currency} onChange={setCurrency} codes={codes} />
+      <CodeSelect id="withdraw-currency" label="From wallet" value={currency} onChange={setCurrency} codes={codes} />
       <Field id="withdraw-amount" label="Amount" error={error} hint={wallet ? <>Available: {formatMoney(wallet.available, currency)}</> : undefined}>
         <div className="input-affix">
           <input id="withdraw-amount" inputMode="decimal" autoComplete="off" value={amount} onChange={(e) => setAmount(e.target.value)} aria-invalid={error ? true : undefined} />
@@ -341,8 +326,8 @@ function Exchange({ wallets: open, initialFrom }: { wallets: Wallet[]; initialFr
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="fx-h">
       <h2 id="fx-h">Exchange</h2>
       <div className="filters row2" style={{ display: 'grid', gridTemplateColumns: '1fr 1fr', gap: 8 }}>
-        <CurrencySelect id="fx-from" label="From" value={from} onChange={setFrom} codes={fromCodes} />
-        <CurrencySelect id="fx-to" label="To" value={to} onChange={setTo} codes={all.filter((c) => c !== from)} />
+        <CodeSelect id="fx-from" label="From" value={from} onChange={setFrom} codes={fromCodes} />
+        <CodeSelect id="fx-to" label="To" value={to} onChange={setTo} codes={all.filter((c) => c !== from)} />
       </div>
       <Field id="fx-amount" label="Amount">
         <div className="input-affix">
