@@ -94,7 +94,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const { deliver = config.roles.has('worker'), ...relayOptions } = options.outbox ?? {};
   // NATS_URL: events cross processes through JetStream (docs/cluster.md); else the in-process outbox bus.
   const nats = config.natsUrl ? await connectNats(config.natsUrl, logger).catch(async (error) => { await database.close().catch(() => {}); throw error; }) : undefined;
-  const bus = nats ? (await import('./platform/bus/jetstream-bus.js')).createJetStreamBus(database, clock, logger, nats, { ...relayOptions, ...options.jetstream, deliver }) : createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
+  const bus = nats ? (await import('./platform/bus/jetstream-bus.js')).createJetStreamBus(database, clock, logger, nats, { ...relayOptions, replicas: config.natsReplicas, ...options.jetstream, deliver }) : createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
   const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
   const notifications = createNotificationsModule(ctx, {
