@@ -149,3 +149,24 @@ export function YGrid({ ticks, y, left, right, format }: { ticks: number[]; y: (
     </g>
   );
 }
+
+/** The time axis along the bottom: round local times, a tick mark under each, and its title. */
+export function TimeAxis({ x, domain, left, right, bottom, height, label }: { x: (ms: number) => number; domain: readonly [number, number]; left: number; right: number; bottom: number; height: number; label: string }) {
+  const time = timeTicks(domain[0], domain[1], Math.max(2, Math.floor((right - left) / 90)));
+  return (
+    <g className="axis">
+      <line x1={left} x2={right} y1={bottom} y2={bottom} />
+      {time.ticks.map((t) => (
+        <g key={t}>
+          <line x1={x(t)} x2={x(t)} y1={bottom} y2={bottom + 5} />
+          <text x={x(t)} y={bottom + 18} textAnchor="middle">
+            {time.format(t)}
+          </text>
+        </g>
+      ))}
+      <text className="axis-title" x={(left + right) / 2} y={height - 6} textAnchor="middle">
+        {label}
+      </text>
+    </g>
+  );
+}

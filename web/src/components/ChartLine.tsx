@@ -1,6 +1,6 @@
 // A line over time: the price after each bid, or the bids counted so far. A price holds until
 // the next bid changes it, so `step` draws it as steps, carried on to the end of the time shown.
-import { CHART_HEIGHT, ChartFigure, MARGIN, niceTicks, scale, timeTicks, YGrid, type ChartTable } from './Chart.js';
+import { CHART_HEIGHT, ChartFigure, MARGIN, niceTicks, scale, TimeAxis, YGrid, type ChartTable } from './Chart.js';
 
 export interface LinePoint {
   x: number;
@@ -55,7 +55,6 @@ function LinePlot({ width, points, step, xDomain, xLabel, yLabel, yFormat, integ
   const yTicks = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1, 4, integerY);
   const x = scale([x0, x1], [left, right]);
   const y = scale([yTicks[0]!, yTicks.at(-1)!], [bottom, top]);
-  const time = timeTicks(x0, x1, Math.max(2, Math.floor((right - left) / 90)));
 
   let path = '';
   points.forEach((p, i) => {
@@ -68,23 +67,10 @@ function LinePlot({ width, points, step, xDomain, xLabel, yLabel, yFormat, integ
   return (
     <g className="line-chart">
       <YGrid ticks={yTicks} y={y} left={left} right={right} format={yFormat} />
-      <g className="axis">
-        <line x1={left} x2={right} y1={bottom} y2={bottom} />
-        {time.ticks.map((t) => (
-          <g key={t}>
-            <line x1={x(t)} x2={x(t)} y1={bottom} y2={bottom + 5} />
-            <text x={x(t)} y={bottom + 18} textAnchor="middle">
-              {time.format(t)}
-            </text>
-          </g>
-        ))}
-        <text className="axis-title" x={(left + right) / 2} y={height - 6} textAnchor="middle">
-          {xLabel}
-        </text>
-        <text className="axis-title" x={4} y={11}>
-          {yLabel}
-        </text>
-      </g>
+      <TimeAxis x={x} domain={[x0, x1]} left={left} right={right} bottom={bottom} height={height} label={xLabel} />
+      <text className="axis-title" x={4} y={11}>
+        {yLabel}
+      </text>
       {references.map((r) => (
         <g key={r.label} className={`ref ${r.tone}`}>
           <line x1={left} x2={right} y1={y(r.y)} y2={y(r.y)} />

@@ -1,11 +1,13 @@
 // The trading screen: instruments, the order book (L2 depth, live), recent trades (live),
 // order entry (limit, market; GTC, IOC, FOK; post-only), my open orders with cancel and amend,
-// and my fills as they happen — both parties hear of a fill in the same moment.
+// and my fills as they happen — both parties hear of a fill in the same moment. A candle chart
+// of the price (components/PriceChart.tsx) follows the same trades feed.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Empty, ErrorNotice, Field, Money, SignInPrompt } from '../components/Common.js';
+import { PriceChart } from '../components/PriceChart.js';
 import { exchangePushes, refreshWallets, wallets } from '../lib/account.js';
 import { ApiError, api, messageOf } from '../lib/api.js';
-import { listInstruments, type Instrument } from '../lib/exchange.js';
+import { FEED_KEPT, listInstruments, type Instrument, type PublicTrade, type TradeFeed } from '../lib/exchange.js';
 import { formatDateTime, formatTime } from '../lib/format.js';
 import { useResource, useTitle } from '../lib/hooks.js';
 import { newKey } from '../lib/ids.js';
@@ -51,15 +53,6 @@ interface Fill {
   at: string;
 }
 
-interface PublicTrade {
-  id: string;
-  seq: number;
-  price: string;
-  quantity: string;
-  takerSide: 'buy' | 'sell';
-  at: string;
-}
-
 const decimalsOf = (text: string) => (text.includes('.') ? text.length - text.indexOf('.') - 1 : 0);
 
 export function TradePage({ symbol }: { symbol?: string }) {
@@ -92,7 +85,8 @@ function Market({ instrument, instruments }: { instrument: Instrument; instrumen
   const { symbol, base, quote } = instrument;
   const session = useSession();
   const book = useBook(symbol);
-  const trades = useTrades(symbol);
+  const feed = useTradeFeed(symbol);
+  const trades = useMemo(() => feed.recent.slice(0, TRADES_SHOWN), [feed.recent]);
   const [price, setPrice] = useState('');
   const mine = useMyOrders(symbol, session.token);
   const last = trades[0];
@@ -116,6 +110,7 @@ function Market({ instrument, instruments }: { instrument: Instrument; instrumen
           </div>
         </div>
       </div>
+      <PriceChart instrument={instrument} feed={feed} />
       <div className="trade-layout">
         <div className="stack">
           <section className="panel tight" aria-labelledby="instruments-h">
@@ -210,17 +205,27 @@ function useBook(symbol: string): BookState {
 
 const TRADES_SHOWN = 40;
 
-function useTrades(symbol: string): PublicTrade[] {
-  const [trades, setTrades] = useState<PublicTrade[]>([]);
-  useEffect(
-    () =>
-      realtime.subscribe(`trades:${symbol}`, {
-        onSnapshot: (s: { trades: PublicTrade[] }) => setTrades(s.trades.slice(0, TRADES_SHOWN)),
-        onEvent: (t: PublicTrade & { type: string }) => setTrades((list) => (list.some((x) => x.id === t.id) ? list : [t, ...list].slice(0, TRADES_SHOWN))),
-      }),
-    [symbol],
-  );
-  return trades;
+/** The trades feed, newest first; `epoch` moves on each snapshot and each resume after a drop. */
+function useTradeFeed(symbol: string): TradeFeed {
+  const [feed, setFeed] = useState<TradeFeed>({ recent: [], epoch: 0 });
+  useEffect(() => {
+    const unsubscribe = realtime.subscribe(`trades:${symbol}`, {
+      onSnapshot: (s: { trades: PublicTrade[] }) => setFeed((f) => ({ recent: s.trades.slice(0, FEED_KEPT), epoch: f.epoch + 1 })),
+      onEvent: (t: PublicTrade & { type: string }) => setFeed((f) => (f.recent.some((x) => x.id === t.id) ? f : { ...f, recent: [t, ...f.recent].slice(0, FEED_KEPT) })),
+    });
+    // Live again after a drop: the feed resumes from its last seq, and the chart reads its candles again.
+    let status = realtime.status.get();
+    const stopWatching = realtime.status.subscribe(() => {
+      const next = realtime.status.get();
+      if (next === 'live' && status !== 'live') setFeed((f) => (f.epoch === 0 ? f : { ...f, epoch: f.epoch + 1 }));
+      status = next;
+    });
+    return () => {
+      unsubscribe();
+      stopWatching();
+    };
+  }, [symbol]);
+  return feed;
 }
 
 function useMyOrders(symbol: string, token: string | null) {
