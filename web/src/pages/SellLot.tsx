@@ -3,6 +3,7 @@
 // deleted, with the node's limits shown before and its refusals shown after. Once an auction
 // holds the lot it is read-only: bidders bid on what they saw.
 import { useEffect, useRef, useState, type ChangeEvent, type Dispatch, type FormEvent, type SetStateAction } from 'react';
+import { flushSync } from 'react-dom';
 import { ErrorNotice, Field } from '../components/Common.js';
 import { ConfirmDialog } from '../components/ConfirmDialog.js';
 import { ApiError, messageOf } from '../lib/api.js';
@@ -455,35 +456,54 @@ function Images({ lot, onImages }: { lot: Lot; onImages: (images: LotImage[]) =>
 function Gallery({ lot, images, onImages, onError }: { lot: Lot; images: LotImage[]; onImages: (images: LotImage[]) => void; onError: (message: string | null) => void }) {
   const [confirming, setConfirming] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // No button here is ever `disabled`: Chromium drops the focus of a button that becomes
+  // disabled (the one just pressed, once its image is first or last), and keyboard users with
+  // it. They are aria-disabled instead, and an action that cannot run now is ignored.
+  const busyNow = useRef(false);
   const list = useRef<HTMLOListElement>(null);
   const focusAfter = useRef<{ id: string; action: string } | null>(null);
   useEffect(() => {
     const target = focusAfter.current;
     if (!target || !list.current) return;
     const buttons = [...list.current.querySelectorAll<HTMLButtonElement>(`[data-image-id="${target.id}"] button`)];
-    // While a change is on its way the buttons are disabled: the focus waits for them.
-    const button = buttons.find((b) => b.dataset.action === target.action && !b.disabled) ?? buttons.find((b) => !b.disabled);
+    const usable = (b: HTMLButtonElement) => b.getAttribute('aria-disabled') !== 'true';
+    const button = buttons.find((b) => b.dataset.action === target.action && usable(b)) ?? buttons.find(usable);
+    // While a change is on its way every button waits (aria-disabled): so does the focus.
     if (!button && buttons.length > 0) return;
     focusAfter.current = null;
     button?.focus();
   });
 
+  /** Focus on the image's `action` button, or its first usable one (e.g. "later" once it is first). */
+  const focusOn = (id: string, action: string) => {
+    const buttons = [...(list.current?.querySelectorAll<HTMLButtonElement>(`[data-image-id="${id}"] button`) ?? [])];
+    const usable = (b: HTMLButtonElement) => b.getAttribute('aria-disabled') !== 'true';
+    (buttons.find((b) => b.dataset.action === action && usable(b)) ?? buttons.find(usable))?.focus();
+  };
+
   const move = async (index: number, by: -1 | 1, action: string) => {
+    if (busyNow.current || index + by < 0 || index + by >= images.length) return;
+    busyNow.current = true;
     const order = images.map((i) => i.id);
     const [moved] = order.splice(index, 1);
     order.splice(index + by, 0, moved!);
     const before = images;
-    focusAfter.current = { id: moved!, action };
     onImages(order.map((id, position) => ({ ...images.find((i) => i.id === id)!, position })));
     setBusy(true);
     onError(null);
+    let answer: LotImage[] = before;
     try {
-      onImages((await sellApi.reorderImages(lot.id, order)).items);
+      answer = (await sellApi.reorderImages(lot.id, order)).items;
     } catch (e) {
-      onImages(before);
       onError(refusalOf(e, undefined));
     } finally {
-      setBusy(false);
+      busyNow.current = false;
+      // Committed at once, so the focus can move to the image's buttons as they now stand.
+      flushSync(() => {
+        onImages(answer);
+        setBusy(false);
+      });
+      focusOn(moved!, action);
     }
   };
 
@@ -493,6 +513,8 @@ function Gallery({ lot, images, onImages, onError }: { lot: Lot; images: LotImag
   };
 
   const remove = async (image: LotImage) => {
+    if (busyNow.current) return;
+    busyNow.current = true;
     setBusy(true);
     onError(null);
     try {
@@ -506,6 +528,7 @@ function Gallery({ lot, images, onImages, onError }: { lot: Lot; images: LotImag
     } catch (e) {
       onError(refusalOf(e, undefined));
     } finally {
+      busyNow.current = false;
       setBusy(false);
     }
   };
@@ -526,15 +549,15 @@ function Gallery({ lot, images, onImages, onError }: { lot: Lot; images: LotImag
           </div>
           {!lot.locked && (
             <div className="cluster image-actions">
-              <button type="button" className="btn small" data-action="earlier" disabled={busy || i === 0} onClick={() => void move(i, -1, 'earlier')} aria-label={`Move image ${i + 1} earlier`}>
+              <button type="button" className="btn small" data-action="earlier" aria-disabled={busy || i === 0 || undefined} onClick={() => void move(i, -1, 'earlier')} aria-label={`Move image ${i + 1} earlier`}>
                 ←
               </button>
-              <button type="button" className="btn small" data-action="later" disabled={busy || i === images.length - 1} onClick={() => void move(i, 1, 'later')} aria-label={`Move image ${i + 1} later`}>
+              <button type="button" className="btn small" data-action="later" aria-disabled={busy || i === images.length - 1 || undefined} onClick={() => void move(i, 1, 'later')} aria-label={`Move image ${i + 1} later`}>
                 →
               </button>
               {confirming === image.id ? (
                 <>
-                  <button type="button" className="btn small primary" data-action="delete" disabled={busy} onClick={() => void remove(image)} aria-label={`Yes, delete image ${i + 1}`}>
+                  <button type="button" className="btn small primary" data-action="delete" aria-disabled={busy || undefined} onClick={() => void remove(image)} aria-label={`Yes, delete image ${i + 1}`}>
                     Delete it
                   </button>
                   <button type="button" className="btn small ghost" onClick={() => ask(null, { id: image.id, action: 'ask-delete' })}>
@@ -542,7 +565,7 @@ function Gallery({ lot, images, onImages, onError }: { lot: Lot; images: LotImag
                   </button>
                 </>
               ) : (
-                <button type="button" className="btn small ghost" data-action="ask-delete" disabled={busy} onClick={() => ask(image.id, { id: image.id, action: 'delete' })} aria-label={`Delete image ${i + 1}`}>
+                <button type="button" className="btn small ghost" data-action="ask-delete" aria-disabled={busy || undefined} onClick={() => ask(image.id, { id: image.id, action: 'delete' })} aria-label={`Delete image ${i + 1}`}>
                   Delete
                 </button>
               )}
