@@ -216,22 +216,7 @@ export class PurchaseStore {
   async receive(tx: Kysely<any>, row: { id: string; participant: string; purchaseId: string; command: string; message: unknown; arrival: string; nowMs: number }): Promise<boolean> {
     const inserted = await (tx as Executor)
       .insertInto('orders_purchase_inbox')
-      .values({
-        id: row.id,
-        participant: row.participant,
-        purchase_id: row.purchaseId,
-        command: row.command,
-        message: JSON.stringify(row.message),
-        status: 'pending',
-        result: null,
-        reply: null,
-        attempts: 0,
-        next_attempt_at_ms: row.nowMs,
-        last_error: null,
-        arrival: row.arrival,
-        created_at_ms: row.nowMs,
-        updated_at_ms: row.nowMs,
-      })
+      .values(newInboxRow(row, JSON.stringify(row.message), 'pending'))
       .onConflict((oc) => oc.column('id').doNothing())
       .returning('id')
       .executeTakeFirst();
@@ -243,22 +228,7 @@ export class PurchaseStore {
     const ex = tx as Executor;
     await ex
       .insertInto('orders_purchase_inbox')
-      .values({
-        id: row.id,
-        participant: row.participant,
-        purchase_id: row.purchaseId,
-        command: row.command,
-        message: 'null',
-        status: 'fenced',
-        result: null,
-        reply: null,
-        attempts: 0,
-        next_attempt_at_ms: row.nowMs,
-        last_error: null,
-        arrival: row.arrival,
-        created_at_ms: row.nowMs,
-        updated_at_ms: row.nowMs,
-      })
+      .values(newInboxRow(row, 'null', 'fenced'))
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     await ex.updateTable('orders_purchase_inbox').set({ status: 'fenced', updated_at_ms: row.nowMs }).where('id', '=', row.id).where('status', '=', 'pending').execute();
@@ -350,4 +320,24 @@ export class PurchaseStore {
     const rows = await this.db.selectFrom('orders_purchase_dead_letters').selectAll().orderBy('created_at_ms').orderBy('event_id').execute();
     return rows.map((r) => ({ consumer: r.consumer, eventId: r.event_id, topic: r.topic, payload: JSON.parse(r.payload) as unknown, reason: r.reason, createdAtMs: toNumber(r.created_at_ms) }));
   }
+}
+
+/** A new inbox row: a received command (`pending`) or a fence for one not yet received. */
+function newInboxRow(row: { id: string; participant: string; purchaseId: string; command: string; arrival: string; nowMs: number }, message: string, status: 'pending' | 'fenced') {
+  return {
+    id: row.id,
+    participant: row.participant,
+    purchase_id: row.purchaseId,
+    command: row.command,
+    message,
+    status,
+    result: null,
+    reply: null,
+    attempts: 0,
+    next_attempt_at_ms: row.nowMs,
+    last_error: null,
+    arrival: row.arrival,
+    created_at_ms: row.nowMs,
+    updated_at_ms: row.nowMs,
+  };
 }
