@@ -1,14 +1,21 @@
 // One Gavel node: storage, the modules for its roles, and the HTTP edge. `gavel start`
 // runs one; tests start as many as they like in a process.
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createAccountsModule, type AccountsModule } from './accounts/module.js';
 import { accountsMigrations } from './accounts/migrations.js';
 import { auctionsMigrations } from './auctions/migrations.js';
 import { createAuctionsModule, type AuctionsModule } from './auctions/module.js';
-import { attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
+import { announceAuctionRooms, attachAuctionRoom, auctionCommands } from './auctions/realtime.js';
 import { createExchangeModule, type ExchangeModule } from './exchange/module.js';
 import { exchangeMigrations } from './exchange/migrations.js';
-import { attachExchangeFeeds, exchangeCommands } from './exchange/realtime.js';
+import { announceExchangeFeeds, attachExchangeFeeds, exchangeCommands } from './exchange/realtime.js';
+import { clusterMigrations } from './cluster/migrations.js';
+import { MarketHost } from './cluster/market-host.js';
+import { MarketRouter } from './cluster/market-router.js';
+import { NatsRealtimeOut, relayRealtime, type RealtimeOut } from './cluster/realtime-relay.js';
+import type { LeaseStore } from './cluster/leases.js';
 import { fieldError } from './platform/errors.js';
 import { catalogMigrations } from './catalog/migrations.js';
 import { createCatalogModule, type CatalogModule } from './catalog/module.js';
@@ -38,7 +45,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every module's migrations, in the order `gavel migrate` applies them. */
-export const MODULE_MIGRATIONS = [platformMigrations, accountsMigrations, ledgerMigrations, catalogMigrations, notificationsMigrations, auctionsMigrations, ordersMigrations, exchangeMigrations];
+export const MODULE_MIGRATIONS = [platformMigrations, clusterMigrations, accountsMigrations, ledgerMigrations, catalogMigrations, notificationsMigrations, auctionsMigrations, ordersMigrations, exchangeMigrations];
 
 export interface GavelNode {
   /** The base URL, e.g. http://127.0.0.1:8080; empty when started with listen: false. */
@@ -57,6 +64,10 @@ export interface GavelNode {
   logger: Logger;
   /** The WebSocket gateway at /ws (api role only): modules add topic sources to it and publish events. */
   ws: WsGateway | undefined;
+  /** Which markets this node serves (all of them in one process; the leased ones with NATS). */
+  markets: MarketHost;
+  /** The NATS connection with NATS_URL (tests cut it to play a node that vanished). */
+  nats: NatsConnection | undefined;
   /** Drains HTTP, stops modules (journals flush), closes storage. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -79,6 +90,12 @@ export interface StartOptions {
   notifications?: NotificationsDeps['delivery'];
   /** With NATS_URL: the JetStream stream and subject prefix (tests give each node set its own). */
   jetstream?: { stream?: string; subjectPrefix?: string; replicas?: number };
+  /**
+   * With NATS_URL: market commands go to `<prefix>.market.<market>`, real-time messages to
+   * `<prefix>.realtime.out`, leases live in the KV bucket `leaseBucket` (default gavel /
+   * gavel_market_leases; tests give each cluster its own).
+   */
+  cluster?: { subjectPrefix?: string; leaseBucket?: string };
 }
 
 export async function startGavel(config: Config, options: StartOptions = {}): Promise<GavelNode> {
@@ -95,6 +112,13 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   // NATS_URL: events cross processes through JetStream (docs/cluster.md); else the in-process outbox bus.
   const nats = config.natsUrl ? await connectNats(config.natsUrl, logger).catch(async (error) => { await database.close().catch(() => {}); throw error; }) : undefined;
   const bus = nats ? (await import('./platform/bus/jetstream-bus.js')).createJetStreamBus(database, clock, logger, nats, { ...relayOptions, replicas: config.natsReplicas, ...options.jetstream, deliver }) : createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
+  // Markets: all this process's in one process; leased among the engines with NATS (docs/cluster.md).
+  const clusterPrefix = options.cluster?.subjectPrefix ?? 'gavel';
+  const router = new MarketRouter({ nats: nats ?? null, logger, subjectPrefix: `${clusterPrefix}.market` });
+  const leases = nats && config.roles.has('engine') ? await openLeases(nats, options.cluster?.leaseBucket ?? 'gavel_market_leases', config).catch(async (error) => { await nats.close().catch(() => {}); await database.close().catch(() => {}); throw error; }) : null;
+  const host = new MarketHost({ router, leases, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, clock, logger: logger.child({ part: 'markets' }) });
+  // Where engines (and the workers' notifications) send real-time messages: every api node's gateway.
+  const realtimeOut: RealtimeOut | undefined = nats ? new NatsRealtimeOut(nats, `${clusterPrefix}.realtime`) : undefined;
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
   const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
   const notifications = createNotificationsModule(ctx, {
@@ -104,7 +128,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     contactOf: (userId) => accounts.service.contactOf(userId),
     delivery: { deliver, ...options.notifications },
   });
-  const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
+  const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, host, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.
   const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   const exchange = createExchangeModule(ctx, { idempotency, bus, ledger: ledger.service });
@@ -113,6 +137,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const metrics = createMetrics({ collectProcessMetrics: options.listen !== false });
   let http: HttpServer | undefined;
   let ws: WsGateway | undefined;
+  let relay: { unsubscribe(): void } | undefined;
   try {
     await migrateAll(database, MODULE_MIGRATIONS);
     await idempotency.prune();
@@ -137,9 +162,8 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       ws.attach(http.server);
       attachAuctionRoom(ws, auctions.engine, auctions.service);
       attachExchangeFeeds(ws, exchange.engine, exchange.service);
-      // New inbox entries are pushed to the person's open sockets as they are stored.
-      const gateway = ws;
-      notifications.service.onNotification((n) => gateway.sendToUser(n.recipientUserId, { type: 'notification', notification: n }));
+      // Scaled out, what engines and workers elsewhere publish reaches this node's sockets.
+      if (nats) relay = relayRealtime(nats, `${clusterPrefix}.realtime`, ws, logger);
       const commands = { ...auctionCommands(auctions.service), ...exchangeCommands(exchange.service) };
       ws.setCommandHandler(async (principal, command) => {
         const handler = commands[command.name];
@@ -147,12 +171,22 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
         return handler(principal, command.args);
       });
     }
+    // Committed market events go out to the rooms and feeds; new inbox entries to the person's
+    // open sockets as they are stored — here, or over NATS to every api node.
+    const out = realtimeOut ?? ws;
+    if (out && config.roles.has('engine')) {
+      announceAuctionRooms(auctions.engine, out);
+      announceExchangeFeeds(exchange.engine, out);
+    }
+    if (out && (nats ? config.roles.has('worker') : true)) notifications.service.onNotification((n) => out.sendToUser(n.recipientUserId, { type: 'notification', notification: n }));
     // The web app after every API route, so those keep their answers (src/gateway/web.ts).
     if (config.roles.has('api')) await registerWebApp(http, { logger });
     await http.ready();
     // Events flow once the node is built (building the routes keeps the CPU busy a while).
     await bus.start();
     notifications.startDelivery();
+    // Scaled out, an engine takes its markets' leases now (in one process they loaded at start).
+    if (config.roles.has('engine')) await host.start();
     if (options.listen !== false) {
       // fastify's own "listening" line becomes the one line a person reads at start.
       const listenText = (address: string) =>
@@ -160,6 +194,8 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       await http.listen({ port: config.port, host: config.host, listenTextResolver: listenText });
     }
   } catch (error) {
+    await host.stop().catch(() => {});
+    relay?.unsubscribe();
     await ws?.close().catch(() => {});
     await http?.close().catch(() => {});
     await bus.stop().catch(() => {});
@@ -187,16 +223,28 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     bus,
     logger,
     ws,
+    markets: host,
+    nats,
     stop: () =>
       (stopping ??= (async () => {
         await ws?.close(); // before HTTP, so the close frames (1001) go out
         await server.close();
+        await host.stop(); // leases back: another engine takes the markets at once
+        relay?.unsubscribe();
         await bus.stop();
         await nats?.close();
         for (const m of [...modules].reverse()) await m.stop?.();
         await database.close();
       })()),
   };
+}
+
+/** The market lease bucket (created by the first engine): a KV whose TTL is the lease time. */
+async function openLeases(nats: NatsConnection, bucket: string, config: Config): Promise<LeaseStore> {
+  const { Kvm } = await import('@nats-io/kv');
+  const { JetStreamLeases } = await import('./cluster/leases.js');
+  const kv = await new Kvm(nats).create(bucket, { ttl: config.marketLeaseMs, history: 1, replicas: config.natsReplicas });
+  return JetStreamLeases.open(kv, config.marketLeaseMs);
 }
 
 /** Connects to NATS (the servers in a comma-separated URL list); reconnects forever once connected. */

@@ -6,6 +6,11 @@
 // events (rule 3). A restart rebuilds every unfinished auction from its journal, re-arms its
 // timers, closes those whose end passed while the process was down, and finishes any
 // settlement a crash interrupted (settlement is idempotent through ledger refs).
+//
+// Scaled out (docs/cluster.md), an engine holds only the auctions whose lease it holds: the
+// market host tells it to `take` one (rebuild it from its journal, exactly as at a restart)
+// or `drop` it, and every commit carries the lease's fencing token, checked in the same
+// transaction, so an engine that lost an auction without knowing it cannot write to it.
 import type { Logger } from '../platform/logging.js';
 import type { Clock } from '../platform/clock.js';
 import { AppError, type ProblemCode } from '../platform/errors.js';
@@ -30,8 +35,12 @@ import {
 } from './model.js';
 import type { AuctionProjection, AuctionRow, AuctionsExecutor, AuctionsStore } from './store.js';
 import type { EventPublisher } from '../platform/outbox/bus.js';
+import { checkFence, FencedError } from '../cluster/fences.js';
+import type { MarketHost } from '../cluster/market-host.js';
 import type { NewEvent } from '../platform/outbox/outbox.js';
 
+/** Auctions are leased as `auction.<id>` (docs/cluster.md). */
+export const AUCTION_MARKET = 'auction';
 /** setTimeout's limit; longer waits re-arm in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 const RETRYABLE_PG_CODES = new Set(['40P01', '40001']);
@@ -40,7 +49,8 @@ const MAX_ATTEMPTS = 5;
 /** A refusal from the auction's rules, as an AppError the edge turns into problem+json. */
 export class AuctionRejected extends AppError {
   constructor(readonly rejection: Rejection) {
-    super(rejection.code as ProblemCode, rejection.detail, rejection.field ? { errors: [{ in: 'body', field: rejection.field, message: rejection.detail }] } : {});
+    // The rules name amounts in minor units (amountMinor); the request's field is `amount`.
+    super(rejection.code as ProblemCode, rejection.detail, rejection.field ? { errors: [{ in: 'body', field: rejection.field.replace(/Minor$/, ''), message: rejection.detail }] } : {});
   }
 }
 
@@ -82,6 +92,8 @@ export interface EngineOptions {
   commissionBps: number;
   /** Where outbid and settlement events go (the transactional outbox). */
   events: EventPublisher;
+  /** Which auctions this process serves: all of them in one process, the leased ones scaled out. */
+  host: MarketHost;
 }
 
 export class AuctionEngine {
@@ -104,8 +116,9 @@ export class AuctionEngine {
     this.settlementListeners.push(listener);
   }
 
-  /** Rebuilds every unfinished auction from its journal. */
+  /** Rebuilds every unfinished auction from its journal; scaled out, the market host says which (take). */
   async start(): Promise<void> {
+    if (this.o.host.leased) return;
     for (const row of await this.o.store.listUnfinished(this.o.store.db)) {
       try {
         await this.load(row);
@@ -119,6 +132,23 @@ export class AuctionEngine {
     this.stopped = true;
     for (const m of this.markets.values()) clearTimeout(m.timer);
     await Promise.allSettled([...this.markets.values()].flatMap((m) => [m.tail, m.settling]));
+  }
+
+  /** Scaled out: this engine now holds the auction's lease; rebuild it from its journal. */
+  async take(auctionId: string): Promise<void> {
+    if (this.stopped || this.markets.has(auctionId)) return;
+    const row = await this.o.store.findAuction(this.o.store.db, auctionId);
+    // Settled meanwhile (or never written): nothing to serve; the lease goes back.
+    if (!row || row.settledAtMs !== null) return this.o.host.finished(AUCTION_MARKET, auctionId);
+    await this.load(row);
+  }
+
+  /** Scaled out: the lease is gone; stop serving the auction at once (its timer too). */
+  drop(auctionId: string): void {
+    const market = this.markets.get(auctionId);
+    if (!market) return;
+    clearTimeout(market.timer);
+    this.markets.delete(auctionId);
   }
 
   /** The in-memory state, for reads; undefined when this engine does not hold the auction. */
@@ -141,6 +171,8 @@ export class AuctionEngine {
 
   /** Creates an auction: its row and its first journal entry commit together. */
   async create(row: AuctionRow, command: Extract<AuctionCommand, { type: 'create' }>): Promise<AuctionState> {
+    // Scaled out, the new auction's lease is this engine's before anything of it is written.
+    await this.o.host.claim(AUCTION_MARKET, row.id);
     const nowMs = this.o.clock.nowMs();
     const decision = decide(initialState(), command, { nowMs });
     if (!decision.ok) throw new AuctionRejected(decision.rejection);
@@ -149,8 +181,14 @@ export class AuctionEngine {
     const lastHash = entries.at(-1)!.hash;
     const projection = projectionOf(state, lastHash);
     const full: AuctionRow = { ...row, ...projection };
-    await this.committer.submit({ auctionId: row.id, ops: [], entries, projection, insert: full, outbox: [] });
+    try {
+      await this.committer.submit({ auctionId: row.id, ops: [], entries, projection, insert: full, outbox: [] });
+    } catch (error) {
+      this.o.host.finished(AUCTION_MARKET, row.id);
+      throw error;
+    }
     const market = this.adopt(full, state, lastHash);
+    this.o.host.serve(AUCTION_MARKET, row.id);
     this.announce(market, decision.events);
     this.arm(market);
     return state;
@@ -167,6 +205,7 @@ export class AuctionEngine {
 
   private async run(market: Market, command: AuctionCommand): Promise<AuctionEvent[]> {
     if (this.stopped) throw new AppError('NOT_READY', 'the auction engine is stopping');
+    if (this.markets.get(market.id) !== market) throw notHere(market.id);
     if (market.stale) {
       await this.rebuild(market);
       market.stale = false;
@@ -239,42 +278,73 @@ export class AuctionEngine {
     return `${formatAmount(minor, this.o.ledger.currency(market.row.currency)?.scale ?? 0)} ${market.row.currency}`;
   }
 
-  /** One transaction for the commands of many auctions; each keeps its own outcome. */
+  /**
+   * One transaction for the commands of many auctions; each keeps its own outcome. Scaled out,
+   * an auction whose lease is no longer held fails alone (NOT_READY, before the transaction),
+   * and one fenced inside it (another engine took it meanwhile) is dropped and the others retry.
+   */
   private async commitUnits(units: CommitUnit[]): Promise<Outcome<void>[]> {
+    const outcomes: Array<Outcome<void> | undefined> = units.map(() => undefined);
+    const tokens = units.map((u) => this.o.host.tokenOf(AUCTION_MARKET, u.auctionId));
+    tokens.forEach((token, i) => {
+      if (token === undefined) outcomes[i] = { ok: false, error: notHere(units[i]!.auctionId) };
+    });
     for (let attempt = 1; ; attempt++) {
+      const pending = units.flatMap((_, i) => (outcomes[i] === undefined ? [i] : []));
+      if (pending.length === 0) return outcomes as Outcome<void>[];
       try {
-        return await this.o.store.db.transaction().execute(async (tx) => {
-          const ledgerOutcomes = await this.o.ledger.executeEach(
-            units.map((u) => u.ops),
-            tx as unknown as LedgerExecutor,
-          );
-          const outcomes: Outcome<void>[] = [];
-          for (let i = 0; i < units.length; i++) {
-            const unit = units[i]!;
-            const money = ledgerOutcomes[i]!;
-            if (!money.ok) {
-              outcomes.push(money);
-              continue;
-            }
-            if (unit.insert) await this.o.store.insertAuction(tx, unit.insert);
-            else await this.o.store.project(tx, unit.auctionId, unit.projection);
-            await this.o.store.appendJournal(tx, unit.auctionId, unit.entries);
-            for (const event of unit.outbox) await this.o.events.append(tx, event);
-            outcomes.push({ ok: true, value: undefined });
-          }
-          if (units.some((u) => u.outbox.length > 0)) this.pokeAfterCommit = true;
-          return outcomes;
-        }).finally(() => {
-          if (this.pokeAfterCommit) {
-            this.pokeAfterCommit = false;
-            this.o.events.poke();
-          }
-        });
+        const done = await this.commitSome(pending.map((i) => units[i]!), pending.map((i) => tokens[i]!));
+        pending.forEach((i, k) => (outcomes[i] = done[k]));
+        return outcomes as Outcome<void>[];
       } catch (error) {
+        if (error instanceof FencedError) {
+          const auctionId = error.market.slice(AUCTION_MARKET.length + 1);
+          this.o.logger.warn({ auctionId, token: error.token }, 'another engine owns this auction now; it is dropped here');
+          this.drop(auctionId);
+          pending.forEach((i) => {
+            if (units[i]!.auctionId === auctionId) outcomes[i] = { ok: false, error: notHere(auctionId) };
+          });
+          continue;
+        }
         const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
         if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
       }
     }
+  }
+
+  private async commitSome(units: CommitUnit[], tokens: Array<number | null>): Promise<Outcome<void>[]> {
+    return await this.o.store.db.transaction().execute(async (tx) => {
+      const nowMs = this.o.clock.nowMs();
+      for (let i = 0; i < units.length; i++) {
+        const token = tokens[i];
+        if (token !== null && token !== undefined) await checkFence(tx, `${AUCTION_MARKET}.${units[i]!.auctionId}`, token, nowMs);
+      }
+      const ledgerOutcomes = await this.o.ledger.executeEach(
+        units.map((u) => u.ops),
+        tx as unknown as LedgerExecutor,
+      );
+      const outcomes: Outcome<void>[] = [];
+      for (let i = 0; i < units.length; i++) {
+        const unit = units[i]!;
+        const money = ledgerOutcomes[i]!;
+        if (!money.ok) {
+          outcomes.push(money);
+          continue;
+        }
+        if (unit.insert) await this.o.store.insertAuction(tx, unit.insert);
+        else await this.o.store.project(tx, unit.auctionId, unit.projection);
+        await this.o.store.appendJournal(tx, unit.auctionId, unit.entries);
+        for (const event of unit.outbox) await this.o.events.append(tx, event);
+        outcomes.push({ ok: true, value: undefined });
+      }
+      if (units.some((u) => u.outbox.length > 0)) this.pokeAfterCommit = true;
+      return outcomes;
+    }).finally(() => {
+      if (this.pokeAfterCommit) {
+        this.pokeAfterCommit = false;
+        this.o.events.poke();
+      }
+    });
   }
 
   // --- settlement ---------------------------------------------------------------------------
@@ -304,7 +374,10 @@ export class AuctionEngine {
           }
         }
         const nowMs = this.o.clock.nowMs();
+        const token = this.o.host.tokenOf(AUCTION_MARKET, market.id);
+        if (token === undefined) return; // no longer ours: the new owner settles it
         await this.o.store.db.transaction().execute(async (tx) => {
+          if (token !== null) await checkFence(tx, `${AUCTION_MARKET}.${market.id}`, token, nowMs);
           await this.o.ledger.execute(ops, tx as unknown as LedgerExecutor);
           await this.o.store.markSettled(tx as AuctionsExecutor, market.id, nowMs);
           await this.o.events.append(tx, settledEventOf(market, this.o.ledger.currency(currency)?.scale ?? 0));
@@ -312,6 +385,7 @@ export class AuctionEngine {
         this.o.events.poke();
         market.row.settledAtMs = nowMs;
         this.markets.delete(market.id);
+        this.o.host.finished(AUCTION_MARKET, market.id);
         for (const listener of this.settlementListeners) listener(market.id, market.state, market.row);
       } catch (error) {
         this.o.logger.error({ err: error, auctionId: market.id }, 'settling the auction failed; it is retried at the next start');
@@ -420,6 +494,11 @@ export class AuctionEngine {
       }
     });
   }
+}
+
+/** A command for an auction this engine does not (or no longer) serve: retry, it reaches the owner. */
+function notHere(auctionId: string): AppError {
+  return new AppError('NOT_READY', `auction ${auctionId} is moving to another engine; retry shortly`);
 }
 
 /** Someone lost the lead: they hear it privately (notification, WebSocket). */

@@ -4,10 +4,11 @@ import type { LedgerService } from '../ledger/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Bus } from '../platform/outbox/bus.js';
 import { auctionsMigrations } from './migrations.js';
-import { AuctionEngine } from './engine.js';
+import { AUCTION_MARKET, AuctionEngine } from './engine.js';
+import type { MarketHost } from '../cluster/market-host.js';
 import { discoveryRoutes } from './discovery-routes.js';
 import { auctionsRoutes } from './routes.js';
-import { AuctionsService } from './service.js';
+import { AuctionsService, registerAuctionOperations } from './service.js';
 import { AuctionsStore } from './store.js';
 import { reputationChangesOf, type SettledSale } from './reputation.js';
 import type { Kysely } from 'kysely';
@@ -23,13 +24,23 @@ export interface AuctionsModule extends GavelModule {
 
 export function createAuctionsModule(
   ctx: ModuleContext,
-  deps: { idempotency: Idempotency; bus: Bus; ledger: LedgerService; catalog: CatalogService; reputationOf: (userId: string) => Promise<number | undefined>;
+  deps: { idempotency: Idempotency; bus: Bus; ledger: LedgerService; catalog: CatalogService; host: MarketHost; reputationOf: (userId: string) => Promise<number | undefined>;
     adjustReputation: (userId: string, delta: number, reason: string, options: { tx: Kysely<any>; changeId: string }) => Promise<unknown>;
   },
 ): AuctionsModule {
   const logger = ctx.logger.child({ module: 'auctions' });
   const store = new AuctionsStore(ctx.database);
-  const engine = new AuctionEngine({ store, ledger: deps.ledger, clock: ctx.clock, logger, commissionBps: ctx.config.auctionCommissionBps, events: deps.bus });
+  const engine = new AuctionEngine({ store, ledger: deps.ledger, clock: ctx.clock, logger, commissionBps: ctx.config.auctionCommissionBps, events: deps.bus, host: deps.host });
+  registerAuctionOperations(deps.host.router, engine);
+  // Engines serve auctions: every unfinished one is wanted; the host says which are ours.
+  if (ctx.config.roles.has('engine')) {
+    deps.host.register({
+      kind: AUCTION_MARKET,
+      wanted: async () => (await store.listUnfinished(store.db)).map((row) => row.id),
+      take: (id) => engine.take(id),
+      drop: (id) => engine.drop(id),
+    });
+  }
   // Reputation moves once per settlement event, in the delivery's transaction.
   deps.bus.subscribe('auctions.reputation', ['auctions.auction.settled'], async (event, delivery) => {
     for (const change of reputationChangesOf(event.payload as SettledSale)) {
@@ -41,7 +52,7 @@ export function createAuctionsModule(
     if (state.outcome === 'sold') return;
     deps.catalog.unlockLot(row.lotId, `auction:${auctionId}`).catch((error: unknown) => logger.warn({ err: error, auctionId }, 'unlocking the lot of an unsold auction failed'));
   });
-  const service = new AuctionsService(engine, store, deps.ledger, deps.catalog, deps.reputationOf, ctx.clock);
+  const service = new AuctionsService(engine, deps.host.router, store, deps.ledger, deps.catalog, deps.reputationOf, ctx.clock);
   const scaleOf = (code: string) => deps.ledger.currency(code)?.scale ?? 0;
   const watchlist = new WatchlistService({ store: new WatchlistStore(ctx.database), auctions: store, events: deps.bus, clock: ctx.clock, logger, startingSoonMs: ctx.config.startingSoonMinutes * 60_000, scaleOf });
   // Workers look for watched auctions about to start (scheduled work, like the purchase deadlines).
@@ -60,8 +71,7 @@ export function createAuctionsModule(
       discoveryRoutes(app, { store, clock: ctx.clock, catalog: deps.catalog, ledger: deps.ledger });
       watchlistRoutes(app, watchlist, { clock: ctx.clock, scaleOf, categoryPath: (id) => deps.catalog.categoryPath(id) });
     },
-    // One process holds every auction until scale-out brings leases (issue 8): the engine
-    // role owns the markets.
+    // In one process the engine holds every auction; scaled out, the leased ones (docs/cluster.md).
     start: async () => {
       if (ctx.config.roles.has('engine')) await engine.start();
       if (ctx.config.roles.has('worker')) {

@@ -1,4 +1,6 @@
-// The auction room on the WebSocket gateway: topic `auction:<id>`. Public room events go to
+// The auction room on the WebSocket gateway: topic `auction:<id>`. Subscribing (and catching
+// up) is served by the api node the person is connected to; the events come from the engine
+// that owns the auction (src/cluster/realtime-relay.ts when that is another process). Public room events go to
 // every subscriber (serialised once by the gateway), price updates conflate for a socket that
 // falls behind, and "you were outbid" goes privately to the one bidder. Bids and joins can
 // also be sent over the socket, with the same validation as REST.
@@ -8,6 +10,7 @@ import { fieldError } from '../platform/errors.js';
 import { formatAmount } from '../platform/money.js';
 import type { Principal } from '../platform/auth/principal.js';
 import type { WsGateway } from '../gateway/ws.js';
+import type { RealtimeOut } from '../cluster/realtime-relay.js';
 import { AmountText, CurrencyCode } from '../ledger/routes.js';
 import type { AuctionEngine } from './engine.js';
 import { bidderView, publicEventOf, type AuctionEvent, type AuctionState } from './model.js';
@@ -45,7 +48,13 @@ export function attachAuctionRoom(ws: WsGateway, engine: AuctionEngine, service:
       };
     },
   });
+}
 
+/**
+ * The engine's side: every committed auction event goes out as room messages and private
+ * pushes — to this node's gateway in one process, to every api node's scaled out.
+ */
+export function announceAuctionRooms(engine: AuctionEngine, ws: RealtimeOut): void {
   engine.onEvents((auctionId: string, events: readonly AuctionEvent[], state: AuctionState) => {
     const scale = state.config!.currencyScale;
     const topic = `auction:${auctionId}`;

@@ -85,7 +85,7 @@ export function auctionsRoutes(app: HttpServer, service: AuctionsService, deps: 
       },
     },
     async (req) => ({
-      items: service.consoleSales(req.principal).map((sale) => {
+      items: (await service.consoleSales(req.principal)).map((sale) => {
         const scale = scaleOf(sale.auction.currency);
         return { auction: rowJson(sale.auction, scale), live: viewJson(sale.view, scale), role: sale.role };
       }),
@@ -101,7 +101,7 @@ export function auctionsRoutes(app: HttpServer, service: AuctionsService, deps: 
     { schema: { ...tags, security: bearer, summary: 'Join the auction (your reputation must meet its minimum)', params: IdParams, response: { 200: Loose, ...problemResponses(400, 401, 403, 404, 409) } } },
     async (req) => {
       const id = req.params.id;
-      return bidderJson(await service.join(req.principal, id), scaleOf(rowCurrency(service, id)));
+      return bidderJson(await service.join(req.principal, id), scaleOf(await service.currencyOf(id)));
     },
   );
 
@@ -264,10 +264,6 @@ export function auctionsRoutes(app: HttpServer, service: AuctionsService, deps: 
 /** A bid id derived from the caller's Idempotency-Key: a retried request places the same hold. */
 function bidIdOf(userId: string, key: string): string {
   return createHash('sha256').update(`${userId}\n${key}`).digest('base64url').slice(0, 26);
-}
-
-function rowCurrency(service: AuctionsService, auctionId: string): string {
-  return service.currencyOf(auctionId);
 }
 
 function consoleActionOf(body: { action: string; amount?: string; paddle?: string; text?: string }): ConsoleAction {

@@ -10,7 +10,8 @@ import { parseAmount } from '../platform/money.js';
 import type { LedgerService } from '../ledger/service.js';
 import type { CatalogService, LotSummary } from '../catalog/service.js';
 import { verifyChain, type ChainEntry } from '../platform/journal/hash-chain.js';
-import { AuctionEngine, AuctionRejected, eventOf } from './engine.js';
+import { AUCTION_MARKET, AuctionEngine, AuctionRejected, eventOf } from './engine.js';
+import type { MarketRouter } from '../cluster/market-router.js';
 import {
   bidderView,
   checkInvariants,
@@ -94,9 +95,41 @@ export interface AuctionReplay {
   lastHash: string | null;
 }
 
+/** What a command for an auction answers, on whichever node it ran: its events and the views after it. */
+export interface CommandAnswer {
+  events: AuctionEvent[];
+  /** The room's view once the command committed (null once the auction has left the engine). */
+  view: PublicView | null;
+  /** The viewer's standing, when the command named one. */
+  me: BidderView | null;
+}
+
+/** The auctions' operations on the engine that owns the auction (src/cluster/market-router.ts). */
+export const AUCTION_COMMAND = 'auction.command';
+export const AUCTION_CREATE = 'auction.create';
+
+/**
+ * Registers what runs on the engine: a command for a running auction, and creating one (on
+ * any engine, which then owns it). In one process both simply run here.
+ */
+export function registerAuctionOperations(router: MarketRouter, engine: AuctionEngine): void {
+  router.register(AUCTION_COMMAND, async (_market, args) => {
+    const { auctionId, command, viewer } = args as { auctionId: string; command: AuctionCommand; viewer: string | null };
+    const events = await engine.submit(auctionId, command);
+    const state = engine.stateOf(auctionId);
+    return { events, view: engine.viewOf(auctionId) ?? null, me: viewer !== null && state ? bidderView(state, viewer) : null } satisfies CommandAnswer;
+  });
+  router.register(AUCTION_CREATE, async (_market, args) => {
+    const { row, command } = args as { row: AuctionRow; command: Extract<AuctionCommand, { type: 'create' }> };
+    await engine.create(row, command);
+    return null;
+  });
+}
+
 export class AuctionsService {
   constructor(
     private readonly engine: AuctionEngine,
+    private readonly router: MarketRouter,
     private readonly store: AuctionsStore,
     private readonly ledger: LedgerService,
     private readonly catalog: CatalogService,
@@ -179,7 +212,7 @@ export class AuctionsService {
       winnerId: null,
     };
     try {
-      await this.engine.create(row, { type: 'create', config });
+      await this.router.callAny(AUCTION_CREATE, { row, command: { type: 'create', config } });
     } catch (error) {
       await this.catalog.unlockLot(lot.id, `auction:${id}`).catch(() => {});
       if (this.store.database.isUniqueViolation(error)) throw fieldError('AUCTION_EXISTS', 'body', 'lotId', 'this lot already has a scheduled or open auction');
@@ -239,8 +272,7 @@ export class AuctionsService {
     const me = requirePrincipal(caller);
     await this.requireRunning(auctionId, () => new AppError('NOT_FOUND', `no running auction ${auctionId}`));
     const reputation = (await this.reputationOf(me.userId)) ?? 0;
-    await this.engine.submit(auctionId, { type: 'join', bidderId: me.userId, reputation });
-    return bidderView(this.engine.stateOf(auctionId)!, me.userId);
+    return (await this.command(auctionId, { type: 'join', bidderId: me.userId, reputation }, me.userId)).me!;
   }
 
   async bid(caller: Principal | null, auctionId: string, input: { amount: string; max?: string; currency: string }, bidId: string = uuidv7(this.clock.nowMs())): Promise<{ bidId: string; events: AuctionEvent[]; me: BidderView; view: PublicView }> {
@@ -250,14 +282,14 @@ export class AuctionsService {
     const scale = this.ledger.currency(row.currency)!.scale;
     const amountMinor = this.amount('amount', input.amount, scale);
     const maxMinor = input.max === undefined ? undefined : this.amount('max', input.max, scale);
-    const events = await this.engine.submit(auctionId, { type: 'bid', bidId, bidderId: me.userId, amountMinor, ...(maxMinor !== undefined && { maxMinor }) });
-    return { bidId, events, me: bidderView(this.engine.stateOf(auctionId)!, me.userId), view: this.engine.viewOf(auctionId)! };
+    const answer = await this.command(auctionId, { type: 'bid', bidId, bidderId: me.userId, amountMinor, ...(maxMinor !== undefined && { maxMinor }) }, me.userId);
+    return { bidId, events: answer.events, me: answer.me!, view: answer.view! };
   }
 
   async buyNow(caller: Principal | null, auctionId: string, bidId: string = uuidv7(this.clock.nowMs())): Promise<AuctionEvent[]> {
     const me = requirePrincipal(caller);
     await this.requireRunning(auctionId, () => new AppError('NOT_FOUND', `no running auction ${auctionId}`));
-    return this.engine.submit(auctionId, { type: 'buyNow', bidId, bidderId: me.userId });
+    return (await this.command(auctionId, { type: 'buyNow', bidId, bidderId: me.userId })).events;
   }
 
   // --- the auctioneer's console -----------------------------------------------------------------
@@ -288,7 +320,7 @@ export class AuctionsService {
         command = { type: 'chat', fromUserId: by, text: action.text };
         break;
     }
-    return this.engine.submit(auctionId, command);
+    return (await this.command(auctionId, command)).events;
   }
 
   /**
@@ -296,10 +328,10 @@ export class AuctionsService {
    * clerk, scheduled or open. Open sales first, then by start time. Admins are no exception:
    * the console API takes only the sale's own staff.
    */
-  consoleSales(caller: Principal | null): ConsoleSale[] {
+  async consoleSales(caller: Principal | null): Promise<ConsoleSale[]> {
     const me = requirePrincipal(caller);
     const sales: ConsoleSale[] = [];
-    for (const { row, state, view } of this.engine.held()) {
+    for (const { row, state, view } of await this.running()) {
       if (state.config?.kind !== 'live' || (state.status !== 'scheduled' && state.status !== 'open')) continue;
       const role = staffRoleOf(state, me.userId);
       if (role) sales.push({ auction: row, view, role });
@@ -311,7 +343,7 @@ export class AuctionsService {
 
   async cancel(caller: Principal | null, auctionId: string, reason: string): Promise<AuctionEvent[]> {
     const me = requirePrincipal(caller);
-    return this.engine.submit(auctionId, { type: 'cancel', byUserId: me.userId, isAdmin: isAdmin(me), reason });
+    return (await this.command(auctionId, { type: 'cancel', byUserId: me.userId, isAdmin: isAdmin(me), reason })).events;
   }
 
   // --- after the fact ---------------------------------------------------------------------------
@@ -435,9 +467,32 @@ export class AuctionsService {
 
   // --- helpers ----------------------------------------------------------------------------------
 
-  /** The currency of a running auction (routes format amounts with it). */
-  currencyOf(auctionId: string): string {
-    return this.runningRow(auctionId).currency;
+  /**
+   * The running auctions: this engine's in one process; scaled out, every one, read back from
+   * the journals (the engines that hold them may be elsewhere).
+   */
+  private async running(): Promise<Iterable<{ row: AuctionRow; state: AuctionState; view: PublicView }>> {
+    if (!this.router.distributed) return this.engine.held();
+    const nowMs = this.clock.nowMs();
+    const out: Array<{ row: AuctionRow; state: AuctionState; view: PublicView }> = [];
+    for (const row of await this.store.listUnfinished(this.store.db)) {
+      if (row.kind !== 'live' || (row.status !== 'scheduled' && row.status !== 'open')) continue;
+      const state = await this.stateOf(row);
+      out.push({ row, state, view: this.engine.viewOf(row.id) ?? publicView(state, nowMs) });
+    }
+    return out;
+  }
+
+  /** The currency of an auction (routes format amounts with it). */
+  async currencyOf(auctionId: string): Promise<string> {
+    const row = this.engine.rowOf(auctionId) ?? (await this.store.findAuction(this.store.db, auctionId));
+    if (!row) throw new AppError('NOT_FOUND', `no auction ${auctionId}`);
+    return row.currency;
+  }
+
+  /** Runs a command on the engine that owns the auction: here, or over NATS (docs/cluster.md). */
+  private command(auctionId: string, command: AuctionCommand, viewer: string | null = null): Promise<CommandAnswer> {
+    return this.router.call<CommandAnswer>(`${AUCTION_MARKET}.${auctionId}`, AUCTION_COMMAND, { auctionId, command, viewer });
   }
 
   /**
@@ -448,6 +503,8 @@ export class AuctionsService {
     const running = this.engine.rowOf(auctionId);
     if (running) return running;
     const stored = await this.store.findAuction(this.store.db, auctionId);
+    // Scaled out, a running auction is usually another engine's: its command goes there.
+    if (this.router.distributed && (stored?.status === 'scheduled' || stored?.status === 'open')) return stored;
     if (stored?.status === 'cancelled') throw new AppError('AUCTION_CANCELLED', 'the auction was cancelled');
     if (stored?.status === 'closed' && stored.kind === 'live') throw new AppError('AUCTION_HAMMERED', `the hammer has fallen: ${stored.outcome === 'sold' ? 'sold' : 'passed'}; no more bids`);
     if (stored?.status === 'closed') throw new AppError('AUCTION_CLOSED', `the auction ended at ${new Date(stored.closedAtMs ?? stored.endsAtMs ?? 0).toISOString()}`);

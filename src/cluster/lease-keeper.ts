@@ -32,6 +32,8 @@ interface Held {
 export class LeaseKeeper {
   private readonly wanted = new Set<string>();
   private readonly held = new Map<string, Held>();
+  /** Keys being claimed by `claim` right now: the round leaves them alone. */
+  private readonly claiming = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -51,6 +53,25 @@ export class LeaseKeeper {
   /** No longer wanted: released at the next tick if held. */
   unwant(key: string): void {
     this.wanted.delete(key);
+  }
+
+  /**
+   * Takes a free key now, without `onAcquired`: for a market this process is creating, which
+   * has nothing to rebuild yet. The fencing token, or undefined when another process holds it.
+   */
+  async claim(key: string): Promise<number | undefined> {
+    this.wanted.add(key);
+    if (this.held.has(key)) return this.tokenOf(key);
+    this.claiming.add(key);
+    try {
+      const sentAtMs = this.o.clock.nowMs();
+      const lease = await this.o.store.acquire(key, this.o.holder);
+      if (!lease) return undefined;
+      this.held.set(key, { lease, validUntilMs: sentAtMs + this.o.store.ttlMs - this.marginMs });
+      return lease.token;
+    } finally {
+      this.claiming.delete(key);
+    }
   }
 
   /** The fencing token of a market this process may serve now, or undefined. */
@@ -130,7 +151,7 @@ export class LeaseKeeper {
     );
     for (const key of this.wanted) {
       if (this.stopped) return;
-      if (this.held.has(key)) continue;
+      if (this.held.has(key) || this.claiming.has(key)) continue;
       const sentAtMs = clock.nowMs();
       let lease: Lease | null;
       try {

@@ -9,6 +9,7 @@ import { Value } from '@sinclair/typebox/value';
 import { fieldError } from '../platform/errors.js';
 import { requirePrincipal, type Principal } from '../platform/auth/principal.js';
 import type { WsGateway } from '../gateway/ws.js';
+import type { RealtimeOut } from '../cluster/realtime-relay.js';
 import { AmountText } from '../ledger/routes.js';
 import type { Committed, ExchangeEngine } from './engine.js';
 import { NewOrderBody, SymbolText } from './routes.js';
@@ -37,7 +38,10 @@ export function attachExchangeFeeds(ws: WsGateway, engine: ExchangeEngine, servi
       return { seq: r.trades[0]?.seq ?? 0, snapshot: { symbol, trades: r.trades.map((t) => publicTradeJson(r.instrument, t)) }, events: [] };
     },
   });
+}
 
+/** The engine's side: each commit's depth, trades and private pushes, to every api node's gateway. */
+export function announceExchangeFeeds(engine: ExchangeEngine, ws: RealtimeOut): void {
   engine.onCommitted((c: Committed) => {
     const i = c.instrument;
     const { outcome } = c;

@@ -3,54 +3,11 @@
 // bids can be placed over the socket with the same checks as REST, and bad frames get error
 // frames while nothing changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type TestNode } from '../support/gavel.js';
 import { openMarket, type Market, type Person } from '../support/auctions.js';
 import { ROOMY_LIMITS } from '../support/problems.js';
-
-interface Client {
-  socket: WebSocket;
-  messages: any[];
-  send(message: object): void;
-  next(match: (m: any) => boolean, what?: string): Promise<any>;
-  close(): void;
-}
-
-async function connect(baseUrl: string): Promise<Client> {
-  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
-  const messages: any[] = [];
-  const waiters: Array<{ match: (m: any) => boolean; resolve: (m: any) => void }> = [];
-  let seen = 0;
-  socket.on('message', (data) => {
-    const message = JSON.parse(String(data));
-    messages.push(message);
-    for (const w of [...waiters]) {
-      if (w.match(message)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(message);
-      }
-    }
-  });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  return {
-    socket,
-    messages,
-    send: (message) => socket.send(JSON.stringify(message)),
-    next(match, what = 'a message') {
-      const already = messages.slice(seen).find(match);
-      if (already) return Promise.resolve(already);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(messages.slice(-5))}`)), 5_000);
-        waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    },
-    close: () => socket.close(),
-  };
-}
+import { connect } from '../support/ws-client.js';
 
 for (const dialect of DIALECTS) {
   describe(`the auction room over WebSocket on ${dialect}`, () => {

@@ -17,7 +17,7 @@ import { platformMigrations } from '../../src/platform/idempotency/idempotency.j
 import { createLogger } from '../../src/platform/logging.js';
 import { DIALECTS, scratchStorage } from '../support/databases.js';
 import { startTestNode } from '../support/gavel.js';
-import { NATS_AVAILABLE, NATS_TEST_URL, connectNats } from '../support/nats.js';
+import { NATS_AVAILABLE, NATS_TEST_URL, connectNats, scratchClusterNames } from '../support/nats.js';
 import { openShop } from '../orders/purchase-support.js';
 
 const silent = createLogger('silent');
@@ -158,8 +158,9 @@ describe.skipIf(!NATS_AVAILABLE).each(DIALECTS)('a node with NATS_URL on %s', (d
   it('runs the purchase saga over JetStream: a purchase completes, one that cannot be paid is compensated', async () => {
     const nc = await connectNats();
     cleanups.push(() => nc.close());
-    const names = await scratchStream(nc);
-    const t = await startTestNode(dialect, { natsUrl: NATS_TEST_URL }, { jetstream: { stream: names.stream, subjectPrefix: names.subjectPrefix } });
+    const names = await scratchClusterNames(nc);
+    cleanups.push(() => names.drop());
+    const t = await startTestNode(dialect, { natsUrl: NATS_TEST_URL }, names.options);
     cleanups.push(() => t.close());
     const shop = await openShop(t);
     const seller = await shop.seller();

@@ -40,6 +40,19 @@ let counter = 0;
 
 export async function startTestNode(dialect: Dialect, overrides: Partial<Config> = {}, options: StartOptions = {}): Promise<TestNode> {
   const storage = await scratchStorage(dialect);
+  try {
+    return await attachTestNode(storage, overrides, options, { dropStorage: true });
+  } catch (error) {
+    await storage.drop();
+    throw error;
+  }
+}
+
+/**
+ * A node on storage that exists already (another node's: a cluster of nodes sharing one
+ * PostgreSQL database). `close` drops the storage only when `dropStorage` says so.
+ */
+export async function attachTestNode(storage: ScratchStorage, overrides: Partial<Config> = {}, options: StartOptions = {}, { dropStorage = false } = {}): Promise<TestNode> {
   const config: Config = {
     ...loadConfig({}, {}),
     dataDir: storage.dataDir,
@@ -93,7 +106,7 @@ export async function startTestNode(dialect: Dialect, overrides: Partial<Config>
     },
     close: async () => {
       await node.stop();
-      await storage.drop();
+      if (dropStorage) await storage.drop();
     },
   };
 }

@@ -33,3 +33,27 @@ export async function scratchBucket(nc: NatsConnection, ttlMs: number): Promise<
   const kv = await new Kvm(nc).create(name, { ttl: ttlMs, history: 1 });
   return { name, kv, drop: async () => void (await kv.destroy().catch(() => false)) };
 }
+
+/**
+ * Names of its own for one test's cluster of nodes (event stream, subjects, lease bucket), so
+ * tests sharing the NATS server never meet: pass `options` to startGavel. `drop` deletes them.
+ */
+export async function scratchClusterNames(nc: NatsConnection): Promise<{ options: { jetstream: { stream: string; subjectPrefix: string }; cluster: { subjectPrefix: string; leaseBucket: string } }; count(): Promise<number>; drop(): Promise<void> }> {
+  const id = randomBytes(4).toString('hex');
+  const stream = `GAVEL_TEST_${id}`;
+  const leaseBucket = `gavel_test_leases_${id}`;
+  return {
+    options: { jetstream: { stream, subjectPrefix: `gavel_test_${id}.events` }, cluster: { subjectPrefix: `gavel_test_${id}`, leaseBucket } },
+    /** Messages in the event stream. */
+    count: async () => {
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+    },
+    drop: async () => {
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(stream).catch(() => false);
+      await new Kvm(nc).open(leaseBucket).then((kv) => kv.destroy()).catch(() => false);
+    },
+  };
+}

@@ -264,7 +264,7 @@ function mutations(s: GraphqlServices): Record<string, Resolver> {
     joinAuction: async (_p, args, ctx) => {
       const id = argsOf(ARGS.auctionId, args).auctionId.toLowerCase();
       const standing = await s.auctions.join(ctx.principal, id);
-      const currency = s.auctions.currencyOf(id);
+      const currency = await s.auctions.currencyOf(id);
       return standingJson(standing, currency, scaleOf(currency));
     },
     placeBid: async (_p, given, ctx) => {
