@@ -68,6 +68,7 @@ export class LeaseKeeper {
       const lease = await this.o.store.acquire(key, this.o.holder);
       if (!lease) return undefined;
       this.held.set(key, { lease, validUntilMs: sentAtMs + this.o.store.ttlMs - this.marginMs });
+      this.o.logger.info({ key, token: lease.token }, 'market lease acquired');
       return lease.token;
     } finally {
       this.claiming.delete(key);

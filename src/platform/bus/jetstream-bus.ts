@@ -20,6 +20,7 @@
 // filters on it; a consumer of several reads the whole stream and acknowledges the others'
 // events unread.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
@@ -103,7 +104,11 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
       await jsm.consumers.add(stream, config);
     }
     const consumer = await js.consumers.get(stream, durable);
-    s.messages = await consumer.consume({ max_messages: 1 });
+    // Pull requests live on the consumer's Raft leader. When that NATS node dies, the client
+    // only notices after two missed idle heartbeats (half of `expires` each) and then pulls
+    // again from the new leader: with the default 30 s expiry delivery stalled ~40 s; with 5 s,
+    // about the election plus 5 s (test/cluster/nats-cluster.test.ts).
+    s.messages = await consumer.consume({ max_messages: 1, expires: 5_000 });
     s.loop = (async () => {
       for await (const m of s.messages!) await handle(s, m);
     })().catch((error) => {
@@ -119,11 +124,11 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
     } catch (error) {
       // Not ours to read (published by hand?): leave it acknowledged, say so loudly.
       log.error({ err: error, consumer: s.consumer, subject: m.subject, seq: m.seq }, 'an unreadable message on the event stream was skipped');
-      m.ack();
+      await acknowledge(m);
       return;
     }
     if (!s.topics.has(event.topic)) {
-      m.ack();
+      await acknowledge(m);
       return;
     }
     const afterCommit: Array<() => void> = [];
@@ -145,12 +150,36 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
       m.nak(delayMs);
       return;
     }
-    m.ack();
     for (const action of afterCommit) {
       try {
         action();
       } catch (error) {
         log.error({ err: error, consumer: s.consumer }, 'an after-commit action of an event consumer failed');
+      }
+    }
+    // After the actions: a confirmation held up by a NATS failover must not delay them.
+    await acknowledge(m);
+  }
+
+  /**
+   * Acks `m` and waits until the consumer's leader confirms it. An ack sent as its NATS node
+   * dies is lost: the new leader would hold the event as pending until `ack_wait` and, with one
+   * in flight, everything after it (a 30 s stall, test/cluster/nats-cluster.test.ts). So the ack
+   * is sent again until a leader confirms it; past `ack_wait` the event comes again anyway and
+   * the inbox skips it.
+   */
+  async function acknowledge(m: JsMsg): Promise<void> {
+    // The ack subject: on the message at run time, though not in JsMsg's type.
+    const ackSubject = (m as JsMsg & { reply?: string }).reply;
+    if (!ackSubject) return m.ack();
+    const giveUpAtMs = performance.now() + ackWaitMs;
+    for (;;) {
+      try {
+        await nc.request(ackSubject, '+ACK', { timeout: 2_000 });
+        return;
+      } catch {
+        if (stopped || nc.isClosed() || performance.now() >= giveUpAtMs) return;
+        await sleep(200);
       }
     }
   }
