@@ -131,7 +131,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const auctions = createAuctionsModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, host, reputationOf: (id) => accounts.service.reputationOf(id), adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
   // Won auctions become orders; a rating at delivery moves the seller's reputation.
   const orders = createOrdersModule(ctx, { idempotency, bus, ledger: ledger.service, catalog: catalog.service, adjustReputation: (...args) => accounts.service.adjustReputation(...args) });
-  const exchange = createExchangeModule(ctx, { idempotency, bus, ledger: ledger.service });
+  const exchange = createExchangeModule(ctx, { idempotency, bus, ledger: ledger.service, host });
   const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders, exchange];
 
   const metrics = createMetrics({ collectProcessMetrics: options.listen !== false });

@@ -137,6 +137,11 @@ export class AuctionEngine {
   /** Scaled out: this engine now holds the auction's lease; rebuild it from its journal. */
   async take(auctionId: string): Promise<void> {
     if (this.stopped || this.markets.has(auctionId)) return;
+    // Fenced BEFORE anything is read: a commit of the previous owner either landed before (and
+    // is read next) or is refused, so the rebuilt auction misses nothing that was written.
+    const token = this.o.host.tokenOf(AUCTION_MARKET, auctionId);
+    if (token === undefined) throw notHere(auctionId);
+    if (token !== null) await this.o.store.db.transaction().execute((tx) => checkFence(tx, `${AUCTION_MARKET}.${auctionId}`, token, this.o.clock.nowMs()));
     const row = await this.o.store.findAuction(this.o.store.db, auctionId);
     // Settled meanwhile (or never written): nothing to serve; the lease goes back.
     if (!row || row.settledAtMs !== null) return this.o.host.finished(AUCTION_MARKET, auctionId);

@@ -210,7 +210,7 @@ export class DemoBots {
     const exchange = this.node.exchange.service;
     const me = bot.principal;
     this.fairTicks = Math.min(FAIR_TICKS_MAX, Math.max(FAIR_TICKS_MIN, this.fairTicks + this.between(-8, 8)));
-    const { instrument, bids, asks } = exchange.depth(DEMO_SYMBOL, 1);
+    const { instrument, bids, asks } = await exchange.depth(DEMO_SYMBOL, 1);
     const side = this.random() < 0.5 ? 'buy' : 'sell';
     const touch = side === 'buy' ? asks[0] : bids[0];
     if (touch && this.random() < 0.3) {

@@ -16,6 +16,13 @@
 // market is rebuilt from its journal, and holds placed for orders that never reached the book
 // are released by a sweep that runs in commit order. The same sweep runs at start, after a
 // crash between step 1 and step 2.
+//
+// Scaled out (docs/cluster.md), an engine holds only the books whose lease it holds
+// (`instrument.<SYMBOL>`): the market host tells it to `take` one (fence the market in storage,
+// then rebuild it from its journal, as at a restart) or `drop` it, and every commit carries the
+// lease's fencing token, checked in the same transaction, so an engine that lost a book without
+// knowing it cannot write to it. An order whose book moved before its commit was not written:
+// the engine that took its hold gives it back.
 import type { Logger } from '../platform/logging.js';
 import type { Clock } from '../platform/clock.js';
 import { uuidv7 } from '../platform/ids.js';
@@ -28,6 +35,8 @@ import { LedgerError, type LedgerOp, type LedgerService } from '../ledger/servic
 import type { LedgerExecutor } from '../ledger/store.js';
 import type { EventPublisher } from '../platform/outbox/bus.js';
 import type { NewEvent } from '../platform/outbox/outbox.js';
+import { checkFence, FencedError } from '../cluster/fences.js';
+import type { MarketHost } from '../cluster/market-host.js';
 import {
   Market,
   checkAmend,
@@ -48,6 +57,8 @@ import {
 } from './model.js';
 import type { Candle, ExchangeExecutor, ExchangeStore, StoredOrder } from './store.js';
 
+/** Instruments are leased as `instrument.<SYMBOL>` (docs/cluster.md). */
+export const EXCHANGE_MARKET = 'instrument';
 const RETRYABLE_PG_CODES = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 5;
 
@@ -62,6 +73,16 @@ class SettlementRefused extends Error {
 export class OrderRejected extends AppError {
   constructor(readonly rejection: OrderRejection) {
     super(rejection.code as ProblemCode, rejection.detail, rejection.field ? { errors: [{ in: 'body', field: rejection.field, message: rejection.detail }] } : {});
+  }
+}
+
+/**
+ * A command for a book this engine does not (or no longer) hold: retry, it reaches the owner.
+ * When a command applied here gets it, nothing of the command was written.
+ */
+export class BookMoved extends AppError {
+  constructor(symbol: string) {
+    super('NOT_READY', `the ${symbol} book is moving to another engine; retry shortly`);
   }
 }
 
@@ -80,6 +101,8 @@ interface Book {
   candle: Candle | null;
   /** The last depth update published (clients detect gaps by it). */
   lastDepthSeq: number;
+  /** Scaled out: the lease went elsewhere; this book is never written or rebuilt again. */
+  dropped: boolean;
 }
 
 /** What listeners hear after a commit. */
@@ -109,6 +132,8 @@ export interface ExchangeEngineOptions {
   clock: Clock;
   logger: Logger;
   events: EventPublisher;
+  /** Which books this process serves: all of them in one process, the leased ones scaled out. */
+  host: MarketHost;
 }
 
 export interface PlaceResult {
@@ -140,8 +165,9 @@ export class ExchangeEngine {
     this.listeners.push(listener);
   }
 
-  /** Loads every listed instrument and rebuilds its book from the journal. */
+  /** Loads every listed instrument and rebuilds its book from the journal; scaled out, the market host says which (take). */
   async start(instruments: readonly Instrument[]): Promise<void> {
+    if (this.o.host.leased) return;
     for (const instrument of instruments) {
       try {
         await this.load(instrument);
@@ -157,9 +183,51 @@ export class ExchangeEngine {
     await this.committer.submit({ book: undefined as never, epoch: -1, entry: null, outcome: emptyOutcome(), candles: [] }).catch(() => {});
   }
 
-  /** A new instrument: an empty book. */
+  /**
+   * A new instrument: an empty book. Scaled out, this engine claims its lease first (NOT_READY
+   * when another engine took it already, e.g. in a rescan: that one serves it).
+   */
   async add(instrument: Instrument): Promise<void> {
-    if (!this.books.has(instrument.symbol)) await this.load(instrument);
+    const symbol = instrument.symbol;
+    if (this.books.has(symbol)) return;
+    await this.o.host.claim(EXCHANGE_MARKET, symbol);
+    try {
+      if (!this.books.has(symbol)) await this.load(instrument);
+      if (this.books.get(symbol)?.dropped !== false) throw new BookMoved(symbol);
+    } catch (error) {
+      // Scaled out, not served here after all: the lease goes back and the next rescan places the book again.
+      if (this.o.host.leased) {
+        this.drop(symbol);
+        this.o.host.finished(EXCHANGE_MARKET, symbol);
+      }
+      throw error;
+    }
+    this.o.host.serve(EXCHANGE_MARKET, symbol);
+  }
+
+  /** Scaled out: this engine now holds the book's lease; rebuild it from its journal. */
+  async take(instrument: Instrument): Promise<void> {
+    if (this.stopped || this.books.has(instrument.symbol)) return;
+    try {
+      await this.load(instrument);
+      // Lost again while rebuilding: the host must not route the book here.
+      if (!this.books.has(instrument.symbol)) throw new BookMoved(instrument.symbol);
+    } catch (error) {
+      this.drop(instrument.symbol);
+      throw error;
+    }
+  }
+
+  /**
+   * Scaled out: the lease is gone; stop serving the book at once. Commands applied to it and
+   * not yet written are refused unwritten (BookMoved), and their holds given back.
+   */
+  drop(symbol: string): void {
+    const book = this.books.get(symbol);
+    if (!book) return;
+    this.books.delete(symbol);
+    book.dropped = true;
+    book.broken = true;
   }
 
   market(symbol: string): Market | undefined {
@@ -185,6 +253,12 @@ export class ExchangeEngine {
     const replayed = marketFromJournal(book.market.instrument, entries);
     const replayHash = replayed.stateHash();
     return { seq, journalSeq: replayed.seq, liveHash, replayHash, match: liveHash === replayHash };
+  }
+
+  /** L2 depth of the live book: [priceTicks, lots, orders] per level, best first, with the book's seq. */
+  depth(symbol: string, levels: number): { instrument: Instrument; seq: number; bids: Array<[number, number, number]>; asks: Array<[number, number, number]> } {
+    const market = this.bookOf(symbol).market;
+    return { instrument: market.instrument, seq: market.seq, ...market.book.depth(levels) };
   }
 
   // --- commands -------------------------------------------------------------------------------
@@ -262,7 +336,11 @@ export class ExchangeEngine {
       };
       const outcome = this.apply(book, command);
       book.pending.delete(orderId);
-      await outcome.committed;
+      try {
+        await outcome.committed;
+      } catch (error) {
+        await this.releaseUnwritten(error, holdRef, `order ${orderId}`);
+      }
       if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
       const placed = outcome.value.orders.find((o) => o.id === orderId)!;
       return { order: placed, trades: outcome.value.trades, repeated: false };
@@ -335,7 +413,12 @@ export class ExchangeEngine {
     const outcome = this.apply(book, { type: 'amend', atMs: this.o.clock.nowMs(), orderId, userId, ...change, ...(extraHold ? { extraHold } : {}) });
     // Applied: the journal entry names the extra hold now, so a rebuild accounts for it.
     if (extraHold) book.pendingHolds.delete(extraHold.ref);
-    await outcome.committed;
+    try {
+      await outcome.committed;
+    } catch (error) {
+      if (extraHold) await this.releaseUnwritten(error, extraHold.ref, `amendment of order ${orderId}`);
+      throw error;
+    }
     if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
     return { order: outcome.value.orders.find((o) => o.id === orderId)!, trades: outcome.value.trades };
   }
@@ -403,6 +486,21 @@ export class ExchangeEngine {
     return new AppError('INSUFFICIENT_FUNDS', `this order needs ${more}${formatAmount(amountMinor, scale)} ${currency} available in your ${currency} wallet${tail}`);
   }
 
+  /**
+   * A command whose book moved to another engine before its commit was not written, and the
+   * new owner's book will never know it: the hold taken for it is given back here (the new
+   * owner's sweep may have released it already; the same ref makes that a repeat). Any other
+   * failure leaves holds to the rebuild's sweep. Rethrows `error`.
+   */
+  private async releaseUnwritten(error: unknown, holdRef: string, what: string): Promise<never> {
+    if (error instanceof BookMoved) {
+      await this.o.ledger.execute([{ type: 'release', ref: `${holdRef}/release`, holdRef, memo: `${what} not placed: its book moved to another engine` }]).catch((releaseError: unknown) => {
+        this.o.logger.warn({ err: releaseError, holdRef }, 'giving back the hold of a command that was not written failed; the next sweep of its book releases it');
+      });
+    }
+    throw error;
+  }
+
   private async revenueId(currency: string, tx: LedgerExecutor): Promise<string> {
     let id = this.revenue.get(currency);
     if (!id) {
@@ -441,20 +539,39 @@ export class ExchangeEngine {
 
   // --- commits --------------------------------------------------------------------------------
 
-  /** One transaction for the commands of many instruments, in the order they were applied. */
+  /**
+   * One transaction for the commands of many instruments, in the order they were applied.
+   * Scaled out, a book whose lease is no longer held is dropped and its units refused before the
+   * transaction; one fenced inside it (another engine wrote with a newer token) is dropped too,
+   * and the others are written again without it.
+   */
   private async commitUnits(units: CommitUnit[]): Promise<CommitOutcome<void>[]> {
     const outcomes: CommitOutcome<void>[] = units.map(() => ({ ok: true, value: undefined }));
     for (let attempt = 1; ; attempt++) {
-      // A unit computed on a state that no longer stands (its book broke) is refused unwritten.
+      const tokens = this.o.host.leased ? this.tokensOf(units) : null;
+      // A unit computed on a state that no longer stands (its book broke or moved) is refused unwritten.
       const live: number[] = [];
       units.forEach((u, i) => {
         if (u.epoch === -1) return; // a marker (stop): nothing to write
-        if (u.book.broken || u.epoch !== u.book.epoch) outcomes[i] = { ok: false, error: new AppError('NOT_READY', `the ${u.book.symbol} book restarted before this command was written: nothing of it was kept; send it again`) };
+        if (u.book.dropped) outcomes[i] = { ok: false, error: new BookMoved(u.book.symbol) };
+        else if (u.book.broken || u.epoch !== u.book.epoch) outcomes[i] = { ok: false, error: new AppError('NOT_READY', `the ${u.book.symbol} book restarted before this command was written: nothing of it was kept; send it again`) };
         else live.push(i);
       });
       if (live.length === 0) return outcomes;
       try {
         const refused = await this.o.store.db.transaction().execute(async (tx) => {
+          if (tokens) {
+            // Each book written here carries its token, checked before anything of it is written.
+            const nowMs = this.o.clock.nowMs();
+            const fenced = new Set<Book>();
+            for (const i of live) {
+              const book = units[i]!.book;
+              const token = tokens.get(book);
+              if (token === undefined || fenced.has(book)) continue;
+              fenced.add(book);
+              await checkFence(tx, marketOf(book.symbol), token, nowMs);
+            }
+          }
           const ledgerTx = tx as unknown as LedgerExecutor;
           const opsPerUnit: LedgerOp[][] = [];
           for (const i of live) {
@@ -488,6 +605,13 @@ export class ExchangeEngine {
         }
         return outcomes;
       } catch (error) {
+        if (error instanceof FencedError) {
+          // Nothing of the group was written: the fenced book goes, the rest is written again.
+          const symbol = error.market.slice(EXCHANGE_MARKET.length + 1);
+          this.o.logger.warn({ symbol, token: error.token }, 'another engine owns this book now; it is dropped here');
+          this.drop(symbol);
+          continue;
+        }
         const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
         if (retryable && attempt < MAX_ATTEMPTS) continue;
         this.o.logger.error({ err: error }, 'an exchange commit failed; its books are rebuilt from their journals');
@@ -496,6 +620,21 @@ export class ExchangeEngine {
         return outcomes;
       }
     }
+  }
+
+  /**
+   * The fencing token of each book with units in the group. A book whose lease this engine no
+   * longer holds is dropped (its units are then refused unwritten).
+   */
+  private tokensOf(units: readonly CommitUnit[]): Map<Book, number> {
+    const tokens = new Map<Book, number>();
+    for (const u of units) {
+      if (u.epoch === -1 || u.book.dropped || tokens.has(u.book)) continue;
+      const token = this.o.host.tokenOf(EXCHANGE_MARKET, u.book.symbol);
+      if (typeof token === 'number') tokens.set(u.book, token);
+      else this.drop(u.book.symbol);
+    }
+    return tokens;
   }
 
   private async writeUnits(ex: ExchangeExecutor, units: readonly CommitUnit[], tx: import('kysely').Kysely<any>): Promise<void> {
@@ -540,9 +679,23 @@ export class ExchangeEngine {
   // --- rebuilding -----------------------------------------------------------------------------
 
   private async load(instrument: Instrument): Promise<void> {
-    const book: Book = { symbol: instrument.symbol, market: new Market(instrument), lastHash: GENESIS_HASH, epoch: 0, broken: true, rebuilding: null, pending: new Set(), pendingHolds: new Set(), candle: null, lastDepthSeq: 0 };
+    const book: Book = { symbol: instrument.symbol, market: new Market(instrument), lastHash: GENESIS_HASH, epoch: 0, broken: true, rebuilding: null, pending: new Set(), pendingHolds: new Set(), candle: null, lastDepthSeq: 0, dropped: false };
     this.books.set(instrument.symbol, book);
+    await this.fence(book);
     await this.rebuild(book, instrument);
+  }
+
+  /**
+   * Scaled out, a book taken from another engine is fenced in storage BEFORE its journal is
+   * read: a commit of the previous owner either finished before (and is in the journal read
+   * next) or is refused, so the rebuilt book, and the sweep of holds it does not back, miss
+   * nothing that was written.
+   */
+  private async fence(book: Book): Promise<void> {
+    const token = this.o.host.tokenOf(EXCHANGE_MARKET, book.symbol);
+    if (token === null) return;
+    if (token === undefined) throw new BookMoved(book.symbol);
+    await this.o.store.db.transaction().execute((tx) => checkFence(tx, marketOf(book.symbol), token, this.o.clock.nowMs()));
   }
 
   /**
@@ -555,10 +708,12 @@ export class ExchangeEngine {
     const check = verifyChain(entries);
     if (!check.ok) throw new Error(`journal of ${book.symbol} is broken at seq ${check.seq}: ${check.reason}`);
     const market = marketFromJournal(instrument, entries);
+    const candle = (await this.o.store.latestCandle(this.o.store.db, book.symbol)) ?? null;
+    if (book.dropped) return; // moved to another engine meanwhile: nothing to serve here
     book.market = market;
     book.lastHash = check.lastHash;
     book.lastDepthSeq = market.seq;
-    book.candle = (await this.o.store.latestCandle(this.o.store.db, book.symbol)) ?? null;
+    book.candle = candle;
     book.epoch += 1;
     book.broken = false;
     // Holds the rebuilt book stands behind, and those of commands on their way to it.
@@ -572,7 +727,13 @@ export class ExchangeEngine {
     if (book.broken) return;
     book.broken = true;
     book.rebuilding = this.rebuild(book, book.market.instrument)
-      .catch((error: unknown) => this.o.logger.error({ err: error, symbol: book.symbol }, 'rebuilding the book failed; it stays stopped until the next start'))
+      .catch((error: unknown) => {
+        if (!this.o.host.leased || book.dropped) return this.o.logger.error({ err: error, symbol: book.symbol }, 'rebuilding the book failed; it stays stopped until the next start');
+        // Scaled out, the lease goes back: the next rescan places the book again (here or elsewhere).
+        this.o.logger.error({ err: error, symbol: book.symbol }, 'rebuilding the book failed; its lease is given back');
+        this.drop(book.symbol);
+        this.o.host.finished(EXCHANGE_MARKET, book.symbol);
+      })
       .finally(() => {
         book.rebuilding = null;
       });
@@ -601,12 +762,14 @@ export class ExchangeEngine {
 
   private bookOf(symbol: string): Book {
     const book = this.books.get(symbol);
-    if (!book) throw new AppError('NOT_FOUND', `no instrument ${symbol}`);
+    // Scaled out, the service found the instrument listed: it is another engine's (or moving).
+    if (!book) throw this.o.host.leased ? new BookMoved(symbol) : new AppError('NOT_FOUND', `no instrument ${symbol}`);
     return book;
   }
 
   private assertRunning(book: Book): void {
     if (this.stopped) throw new AppError('NOT_READY', 'the exchange is stopping');
+    if (book.dropped) throw new BookMoved(book.symbol);
     if (book.broken) throw new AppError('NOT_READY', `the ${book.symbol} book is being rebuilt; try again in a moment`);
   }
 }
@@ -631,6 +794,11 @@ function marketFromJournal(instrument: Instrument, entries: readonly ChainEntry[
 
 function ownerOf(symbol: string): string {
   return `exchange:${symbol}`;
+}
+
+/** The book's market key: its lease, its fence, its router subject. */
+export function marketOf(symbol: string): string {
+  return `${EXCHANGE_MARKET}.${symbol}`;
 }
 
 function emptyOutcome(): Outcome {

@@ -3,7 +3,9 @@
 // prevSeq) and `trades:<SYMBOL>` (every trade, seq counting the instrument's trades). Private
 // pushes: each fill to BOTH parties' sockets from the same commit callback, and order changes
 // to their owner. Orders can be placed, cancelled and amended over the socket with the same
-// validation as REST.
+// validation as REST. Scaled out, a book's snapshot comes from the engine that owns it (routed,
+// like depth over REST), and each commit's messages leave that engine for every api node's
+// gateway (docs/cluster.md).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { fieldError } from '../platform/errors.js';
@@ -27,7 +29,7 @@ export function attachExchangeFeeds(ws: WsGateway, engine: ExchangeEngine, servi
     kind: 'book',
     // Depth is absolute per level, so a snapshot is always a complete answer, resumed or not.
     catchUp: async (symbol) => {
-      const d = service.depth(symbol, DEPTH_SNAPSHOT_LEVELS);
+      const d = await service.depth(symbol, DEPTH_SNAPSHOT_LEVELS);
       return { seq: d.seq, snapshot: { symbol, bids: levelsJson(d.instrument, d.bids), asks: levelsJson(d.instrument, d.asks) }, events: [] };
     },
   });

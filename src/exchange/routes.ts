@@ -58,10 +58,10 @@ export function exchangeRoutes(app: HttpServer, service: ExchangeService, deps: 
     async (req, reply) => reply.code(201).send(instrumentJson(await service.list(req.principal, req.body))),
   );
 
-  app.get('/api/exchange/instruments', { schema: { ...tags, summary: 'Listed instruments', response: { 200: Loose } } }, async () => ({ items: service.instruments().map(instrumentJson) }));
+  app.get('/api/exchange/instruments', { schema: { ...tags, summary: 'Listed instruments', response: { 200: Loose } } }, async () => ({ items: (await service.instruments()).map(instrumentJson) }));
 
   app.get('/api/exchange/instruments/:symbol', { schema: { ...tags, summary: 'One instrument', params: SymbolParams, response: { 200: Loose, ...problemResponses(400, 404) } } }, async (req) =>
-    instrumentJson(service.instrument(req.params.symbol)),
+    instrumentJson(await service.instrument(req.params.symbol)),
   );
 
   for (const [action, halted] of [
@@ -117,7 +117,8 @@ export function exchangeRoutes(app: HttpServer, service: ExchangeService, deps: 
     },
     async (req) => {
       const orders = await service.myOrders(req.principal, { limit: req.query.limit ?? 50, ...req.query });
-      return { items: orders.map((o) => orderJson(service.instrument(o.symbol), o)), next: orders.length === (req.query.limit ?? 50) ? (orders.at(-1)?.id ?? null) : null };
+      const instruments = await service.instrumentsOf(orders.map((o) => o.symbol));
+      return { items: orders.map((o) => orderJson(instruments.get(o.symbol)!, o)), next: orders.length === (req.query.limit ?? 50) ? (orders.at(-1)?.id ?? null) : null };
     },
   );
 
@@ -181,7 +182,8 @@ export function exchangeRoutes(app: HttpServer, service: ExchangeService, deps: 
       const me = requirePrincipal(req.principal);
       const before = req.query.before === undefined ? undefined : timeOf(req.query.before, 'before');
       const page = await service.myTrades(req.principal, { limit: req.query.limit ?? 50, ...(req.query.symbol && { symbol: req.query.symbol }), ...(before !== undefined && { before }), ...(req.query.cursor !== undefined && { cursor: req.query.cursor }) });
-      return { items: page.items.map((f) => myTradeJson(service.instrument(f.symbol), f.trade, me.userId)), nextCursor: page.nextCursor };
+      const instruments = await service.instrumentsOf(page.items.map((f) => f.symbol));
+      return { items: page.items.map((f) => myTradeJson(instruments.get(f.symbol)!, f.trade, me.userId)), nextCursor: page.nextCursor };
     },
   );
 
@@ -189,7 +191,7 @@ export function exchangeRoutes(app: HttpServer, service: ExchangeService, deps: 
     '/api/exchange/instruments/:symbol/depth',
     { schema: { ...tags, summary: 'L2 depth: [price, quantity, orders] per level, best first; seq orders it with the WebSocket updates', params: SymbolParams, querystring: Type.Object({ levels: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }), response: { 200: Loose, ...problemResponses(400, 404) } } },
     async (req) => {
-      const d = service.depth(req.params.symbol, req.query.levels ?? 50);
+      const d = await service.depth(req.params.symbol, req.query.levels ?? 50);
       return { symbol: req.params.symbol, seq: d.seq, bids: levelsJson(d.instrument, d.bids), asks: levelsJson(d.instrument, d.asks) };
     },
   );

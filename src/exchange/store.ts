@@ -157,19 +157,13 @@ export class ExchangeStore {
   /** Instrument rows without the currencies' scales (the ledger knows those). */
   async listInstruments(ex: ExchangeExecutor = this.db): Promise<Array<Omit<Instrument, 'baseScale' | 'quoteScale'>>> {
     const rows = await ex.selectFrom('exchange_instruments').selectAll().orderBy('symbol').execute();
-    return rows.map((r) => ({
-      symbol: r.symbol,
-      base: r.base,
-      quote: r.quote,
-      tickMinor: BigInt(r.tick_minor),
-      lotMinor: BigInt(r.lot_minor),
-      minLots: toNumber(r.min_lots),
-      maxLots: toNumber(r.max_lots),
-      makerFeeBps: toNumber(r.maker_fee_bps),
-      takerFeeBps: toNumber(r.taker_fee_bps),
-      protectionBps: toNumber(r.protection_bps),
-      status: r.status as Instrument['status'],
-    }));
+    return rows.map(toInstrument);
+  }
+
+  /** One instrument row (scaled out, a node that does not hold its book reads it here). */
+  async findInstrument(symbol: string, ex: ExchangeExecutor = this.db): Promise<Omit<Instrument, 'baseScale' | 'quoteScale'> | undefined> {
+    const row = await ex.selectFrom('exchange_instruments').selectAll().where('symbol', '=', symbol).executeTakeFirst();
+    return row ? toInstrument(row) : undefined;
   }
 
   async setInstrumentStatus(ex: ExchangeExecutor, symbol: string, status: Instrument['status']): Promise<void> {
@@ -241,6 +235,12 @@ export class ExchangeStore {
   async findOrder(ex: ExchangeExecutor, id: string): Promise<StoredOrder | undefined> {
     const row = await ex.selectFrom('exchange_orders').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toOrder(row) : undefined;
+  }
+
+  /** The instruments on which a user has open orders. */
+  async symbolsWithOpenOrders(ex: ExchangeExecutor, userId: string): Promise<string[]> {
+    const rows = await ex.selectFrom('exchange_orders').select('symbol').distinct().where('user_id', '=', userId).where('status', '=', 'open').execute();
+    return rows.map((r) => r.symbol).sort();
   }
 
   async findOrderByClientId(ex: ExchangeExecutor, userId: string, clientOrderId: string): Promise<StoredOrder | undefined> {
@@ -357,6 +357,22 @@ export class ExchangeStore {
     const row = await ex.selectFrom('exchange_candles').selectAll().where('symbol', '=', symbol).orderBy('minute_ms', 'desc').limit(1).executeTakeFirst();
     return row ? toCandle(row) : undefined;
   }
+}
+
+function toInstrument(r: InstrumentsTable): Omit<Instrument, 'baseScale' | 'quoteScale'> {
+  return {
+    symbol: r.symbol,
+    base: r.base,
+    quote: r.quote,
+    tickMinor: BigInt(r.tick_minor),
+    lotMinor: BigInt(r.lot_minor),
+    minLots: toNumber(r.min_lots),
+    maxLots: toNumber(r.max_lots),
+    makerFeeBps: toNumber(r.maker_fee_bps),
+    takerFeeBps: toNumber(r.taker_fee_bps),
+    protectionBps: toNumber(r.protection_bps),
+    status: r.status as Instrument['status'],
+  };
 }
 
 function toCandle(r: CandlesTable): Candle {
