@@ -1,9 +1,11 @@
 // A Gavel cluster under faults (issue 8, point 5): three NATS servers in a JetStream cluster,
 // PostgreSQL, and five `gavel` processes — two api, two engine, one worker — all started here on
-// loopback and stopped at the end. Under steady bidding through both api nodes: an engine is
-// killed with SIGKILL, a NATS server is killed, an api node is restarted. Afterwards every
-// acknowledged bid is in its auction's journal, every auction closed once with the right
-// winner and was paid once, the ledger balances, and every webhook notification arrived once.
+// loopback and stopped at the end. Under steady bidding and trading through both api nodes: an
+// engine is killed with SIGKILL, a NATS server is killed, an api node is restarted. Afterwards
+// every acknowledged bid is in its auction's journal and every acknowledged order is stored,
+// every auction closed once with the right winner and was paid once, the order book matches its
+// journal and holds nothing it should not, the ledger balances, and every webhook notification
+// arrived once.
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +20,8 @@ import { NATS_CLUSTER_AVAILABLE, startNatsCluster, type NatsCluster } from '../s
 const LEASE_MS = 2_000;
 const AUCTIONS = 4;
 const BIDDERS = 5;
+const TRADERS = 3;
+const SYMBOL = 'EUR-USD';
 const BIDDING_MS = 30_000;
 const ADMIN = { email: 'admin@chaos.test', password: 'admin-password-1' };
 
@@ -119,7 +123,15 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     return { id: reg.body.id, token: login.body.token };
   }
 
-  it('keeps every acknowledged bid, closes every auction once with the right winner, pays once and notifies once', async () => {
+  /** Tops up a wallet through the sandbox provider, as a person would. */
+  async function topUp(who: Person, currency: string, amount: string, key: string): Promise<void> {
+    const topup = await settled('POST', `/api/wallets/${currency}/topups`, { token: who.token, key, json: { amount } });
+    expect(topup.status, topup.text).toBe(201);
+    const approved = await request(apis()[0]!, 'POST', `${topup.body.redirectUrl}/approve`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(approved.status, approved.text).toBe(303);
+  }
+
+  it('keeps every acknowledged bid and order, closes every auction once with the right winner, pays once and notifies once', async () => {
     const adminLogin = await settled('POST', '/api/auth/login', { json: ADMIN });
     const admin = adminLogin.body.token as string;
     const category = await settled('POST', '/api/categories', { token: admin, json: { name: 'Chaos' } });
@@ -141,17 +153,25 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     const bidders: Person[] = [];
     for (let i = 0; i < BIDDERS; i++) {
       const bidder = await person(`bidder${i}`, ['bidder']);
-      const topup = await settled('POST', '/api/wallets/USD/topups', { token: bidder.token, key: `topup-${i}`, json: { amount: '1000.00' } });
-      expect(topup.status, topup.text).toBe(201);
-      const approved = await request(apis()[0]!, 'POST', `${topup.body.redirectUrl}/approve`, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-      expect(approved.status, approved.text).toBe(303);
+      await topUp(bidder, 'USD', '1000.00', `topup-${i}`);
       const hook = await settled('POST', '/api/notifications/webhooks', { token: bidder.token, json: { url: receiverUrl, description: 'chaos' } });
       expect(hook.status, hook.text).toBe(201);
       for (const auctionId of auctionIds) expect((await settled('POST', `/api/auctions/${auctionId}/join`, { token: bidder.token })).status).toBe(200);
       bidders.push(bidder);
     }
 
-    // --- bidding, with faults along the way -------------------------------------------------
+    // Traders of EUR-USD (a tick of 0.01 USD, a lot of 1 EUR), apart from the bidders.
+    const listed = await settled('POST', '/api/exchange/instruments', { token: admin, json: { base: 'EUR', quote: 'USD', tickSize: '0.01', lotSize: '1', maxQuantity: '1000', makerFeeBps: 10, takerFeeBps: 20 } });
+    expect(listed.status, listed.text).toBe(201);
+    const traders: Person[] = [];
+    for (let i = 0; i < TRADERS; i++) {
+      const trader = await person(`trader${i}`, ['bidder']);
+      await topUp(trader, 'USD', '5000.00', `trader-usd-${i}`);
+      await topUp(trader, 'EUR', '5000.00', `trader-eur-${i}`);
+      traders.push(trader);
+    }
+
+    // --- bidding and trading, with faults along the way ----------------------------------------
     const acknowledged: Array<{ auctionId: string; bidderId: string; bidId: string; amount: number }> = [];
     const answers = new Map<number, number>();
     const biddingEnds = Math.min(endsAtMs - 3_000, Date.now() + BIDDING_MS);
@@ -168,6 +188,22 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
         }
         n++;
         await sleep(50 + Math.random() * 150);
+      }
+    });
+
+    const orders: Array<{ trader: Person; orderId: string; clientOrderId: string }> = [];
+    const trading = traders.map(async (trader, t) => {
+      let n = 0;
+      while (Date.now() < biddingEnds) {
+        const side = (t + n) % 2 === 0 ? 'buy' : 'sell';
+        // Around 1.10, so buys and sells cross often and some rest.
+        const price = (1.1 + (side === 'buy' ? 1 : -1) * ((n * 7 + t * 3) % 5) * 0.01 - (side === 'buy' ? 0.02 : -0.02)).toFixed(2);
+        const clientOrderId = `chaos-${t}-${n}`;
+        const res = await settled('POST', '/api/exchange/orders', { token: trader.token, key: clientOrderId, json: { symbol: SYMBOL, side, type: 'limit', quantity: String(1 + ((n + t) % 3)), price, clientOrderId } }, biddingEnds);
+        answers.set(res.status, (answers.get(res.status) ?? 0) + 1);
+        if (res.status === 201 || res.status === 200) orders.push({ trader, orderId: res.body.order.id, clientOrderId });
+        n++;
+        await sleep(100 + Math.random() * 200);
       }
     });
 
@@ -189,11 +225,12 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
       return victim;
     })();
 
-    await Promise.all(bidding);
+    await Promise.all([...bidding, ...trading]);
     const victim = await faults;
     expect(acknowledged.length).toBeGreaterThan(20);
+    expect(orders.length).toBeGreaterThan(20);
     // Refusals happen (someone else bid first); nothing is ever a server error.
-    for (const status of answers.keys()) expect([201, 409, 503, 0], `answers: ${JSON.stringify([...answers])}`).toContain(status);
+    for (const status of answers.keys()) expect([200, 201, 409, 422, 503, 0], `answers: ${JSON.stringify([...answers])}`).toContain(status);
 
     // --- afterwards ---------------------------------------------------------------------------
     const pages = new Map<string, any>();
@@ -247,6 +284,24 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     const sellerWallets = await settled('GET', '/api/wallets', { token: seller.token });
     const commission = auctionIds.reduce((sum, id) => sum + Math.floor((Number(BigInt(pages.get(id).auction.currentPrice.replace('.', ''))) * 500) / 10_000), 0);
     expect((sellerWallets.body.items as any[]).find((w) => w.currency === 'USD')).toMatchObject({ posted: ((sold - commission) / 100).toFixed(2) });
+    // Every acknowledged order is stored, once per client order id; the live book matches a
+    // replay of its journal; after cancelling what rests, no trader has anything held.
+    for (const o of orders) {
+      const stored = await settled('GET', `/api/exchange/orders/${o.orderId}`, { token: o.trader.token });
+      expect(stored.status, stored.text).toBe(200);
+      expect(stored.body).toMatchObject({ id: o.orderId, symbol: SYMBOL });
+    }
+    expect(new Set(orders.map((o) => o.orderId)).size).toBe(orders.length);
+    const verify = await settled('GET', `/api/exchange/instruments/${SYMBOL}/verify`, { token: admin });
+    expect(verify.body, verify.text).toMatchObject({ match: true });
+    const fills = await settled('GET', `/api/exchange/instruments/${SYMBOL}/trades`);
+    expect(fills.status).toBe(200);
+    for (const trader of traders) {
+      expect((await settled('DELETE', '/api/exchange/orders', { token: trader.token })).status).toBe(200);
+      const wallets = await settled('GET', '/api/wallets', { token: trader.token });
+      for (const w of wallets.body.items as any[]) expect(w, `${trader.id} ${w.currency}`).toMatchObject({ held: '0.00' });
+    }
+
     const check = await settled('GET', '/api/ledger/check', { token: admin });
     expect(check.body, check.text).toMatchObject({ ok: true });
 
@@ -269,6 +324,6 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     } finally {
       await sql.end();
     }
-    console.log(`[chaos] ${acknowledged.length} bids acknowledged; final answers ${JSON.stringify([...answers])}; ${retried} requests retried after a 503 or a node down; ${victim} killed; ${received.size} webhook deliveries, none twice`);
+    console.log(`[chaos] ${acknowledged.length} bids and ${orders.length} orders acknowledged, ${fills.body.items?.length ?? 0} recent trades; final answers ${JSON.stringify([...answers])}; ${retried} requests retried after a 503 or a node down; ${victim} killed; ${received.size} webhook deliveries, none twice`);
   }, 300_000);
 });
