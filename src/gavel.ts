@@ -28,6 +28,7 @@ import { ordersMigrations } from './orders/migrations.js';
 import { createOrdersModule, type OrdersModule } from './orders/module.js';
 import { createOutboxBus, type Bus } from './platform/outbox/bus.js';
 import type { RelayOptions } from './platform/outbox/relay.js';
+import { busDeadLetterRoutes } from './platform/bus/dead-letter-routes.js';
 import type { LoginLimits } from './accounts/service.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import type { Config } from './platform/config.js';
@@ -108,7 +109,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const accounts = createAccountsModule(ctx, options.loginLimits ? { loginLimits: options.loginLimits } : {});
   const idempotency = new Idempotency(database, clock);
   // Workers deliver events; other roles only append them.
-  const { deliver = config.roles.has('worker'), ...relayOptions } = options.outbox ?? {};
+  const { deliver = config.roles.has('worker'), ...relayOptions } = { maxAttempts: config.busMaxAttempts, ...options.outbox };
   // NATS_URL: events cross processes through JetStream (docs/cluster.md); else the in-process outbox bus.
   const nats = config.natsUrl ? await connectNats(config.natsUrl, logger).catch(async (error) => { await database.close().catch(() => {}); throw error; }) : undefined;
   const bus = nats ? (await import('./platform/bus/jetstream-bus.js')).createJetStreamBus(database, clock, logger, nats, { ...relayOptions, replicas: config.natsReplicas, ...options.jetstream, deliver }) : createOutboxBus(database, clock, logger, { ...relayOptions, deliver });
@@ -135,6 +136,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const modules: GavelModule[] = [accounts, ledger, catalog, notifications, auctions, orders, exchange];
 
   const metrics = createMetrics({ collectProcessMetrics: options.listen !== false });
+  bus.deadLetters.registerMetrics(metrics.registry);
   let http: HttpServer | undefined;
   let ws: WsGateway | undefined;
   let relay: { unsubscribe(): void } | undefined;
@@ -153,6 +155,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
     });
     // Every role answers /up, /ready and /metrics; the api role adds the public API.
     if (config.roles.has('api')) for (const m of modules) m.routes?.(http);
+    if (config.roles.has('api')) busDeadLetterRoutes(http, bus.deadLetters);
     // GraphQL at /graphql over the same services (docs/graphql.md); GraphiQL outside production.
     if (config.roles.has('api')) {
       registerGraphql(http, { database, clock, idempotency, accounts: accounts.service, catalog: catalog.service, auctions: auctions.service, ledger: ledger.service, orders: orders.service, purchases: orders.purchases.saga, graphiql: process.env.NODE_ENV !== 'production' });

@@ -37,6 +37,8 @@ export interface Config {
   natsReplicas: number;
   /** With NATS_URL: how long an engine's hold on a market lasts unrenewed (the failover time). */
   marketLeaseMs: number;
+  /** Failed deliveries of one event to one bus consumer before it becomes a dead letter. */
+  busMaxAttempts: number;
   /** Notification deliveries (e-mail, webhooks) in flight at once on a worker node. */
   notifyWorkers: number;
   /** Attempts at one notification delivery before it becomes a dead letter. */
@@ -80,6 +82,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'natsUrl', flag: '--nats-url', env: 'NATS_URL', value: '<url>', defaultText: '(in-process bus)', description: 'nats://… (comma-separated for a cluster): events and saga messages go through NATS JetStream instead of the in-process bus' },
   { key: 'natsReplicas', flag: '--nats-replicas', env: 'GAVEL_NATS_REPLICAS', value: '<n>', defaultText: '1', description: 'replicas of the JetStream event stream, 1–5 (3 in a 3-node NATS cluster: the events survive losing a node)' },
   { key: 'marketLeaseMs', flag: '--market-lease-ms', env: 'GAVEL_MARKET_LEASE_MS', value: '<n>', defaultText: '3000', description: "with NATS_URL: how long an engine's lease on a market lasts without renewal, 500–60000 ms; when an engine dies another takes its markets within about this time plus a third of it. Every node must use the same value" },
+  { key: 'busMaxAttempts', flag: '--bus-max-attempts', env: 'GAVEL_BUS_MAX_ATTEMPTS', value: '<n>', defaultText: '10', description: 'failed deliveries of one event to one event consumer (backoff from 100 ms doubling to 30 s between them) before it becomes a dead letter and the consumer goes on, 1–1000' },
   { key: 'roles', flag: '--role', env: 'GAVEL_ROLE', value: '<list>', defaultText: 'all', description: 'comma-separated roles this process runs: api, engine, worker, or all' },
   { key: 'logLevel', flag: '--log-level', env: 'GAVEL_LOG_LEVEL', value: '<level>', defaultText: 'info', description: `log level: ${LOG_LEVELS.join(', ')}` },
   { key: 'adminEmail', flag: undefined, env: 'GAVEL_ADMIN_EMAIL', value: '<email>', defaultText: '(none)', description: 'with GAVEL_ADMIN_PASSWORD: an admin created at start if absent' },
@@ -193,6 +196,7 @@ export function loadConfig(flags: Readonly<Record<string, string | undefined>>, 
     purchaseStepTimeoutMs: integer('purchaseStepTimeoutMs', 30_000, 100, 3_600_000),
     natsReplicas: integer('natsReplicas', 1, 1, 5),
     marketLeaseMs: integer('marketLeaseMs', 3_000, 500, 60_000),
+    busMaxAttempts: integer('busMaxAttempts', 10, 1, 1_000),
     notifyWorkers: integer('notifyWorkers', 10, 1, 256),
     notifyMaxAttempts: integer('notifyMaxAttempts', 8, 1, 50),
     smtpUrl: url('smtpUrl', ['smtp', 'smtps']),

@@ -123,6 +123,9 @@ export const PROBLEM_CODES = {
   WEBHOOK_LIMIT_REACHED: { status: 409, title: 'You have as many webhooks as you may' },
   DELIVERY_NOT_DEAD: { status: 409, title: 'The delivery is not a dead letter' },
   WEBHOOK_ADDRESS_FORBIDDEN: { status: 422, title: 'Webhooks may not go to that address' },
+  // bus
+  DEAD_LETTER_NOT_PENDING: { status: 409, title: 'The dead letter was redriven or discarded already' },
+  DEAD_LETTER_REDRIVE_FAILED: { status: 409, title: 'The consumer failed on the redriven event again' },
   NOT_READY: { status: 503, title: 'Not ready' },
   STORAGE_UNAVAILABLE: { status: 503, title: 'Storage is unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },

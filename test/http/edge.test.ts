@@ -9,7 +9,7 @@ import { expectProblem } from '../support/problems.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** POST and PUT routes that take no body: each must be named here, so none is missed by accident. */
-const BODYLESS_WRITES = new Set(['POST /api/auth/logout', 'POST /api/notifications/:id/read', 'POST /api/notifications/read-all', 'POST /api/auctions/:id/join', 'POST /api/auctions/:id/buy-now', 'POST /api/exchange/instruments/:symbol/halt', 'POST /api/exchange/instruments/:symbol/resume', 'POST /api/products/:id/archive', 'POST /api/admin/notifications/dead-letters/redrive-all', 'POST /api/admin/notifications/dead-letters/:id/redrive', 'POST /api/admin/purchases/dead-letters/:consumer/:eventId/redrive', 'PUT /api/auctions/:id/watch']);
+const BODYLESS_WRITES = new Set(['POST /api/auth/logout', 'POST /api/notifications/:id/read', 'POST /api/notifications/read-all', 'POST /api/auctions/:id/join', 'POST /api/auctions/:id/buy-now', 'POST /api/exchange/instruments/:symbol/halt', 'POST /api/exchange/instruments/:symbol/resume', 'POST /api/products/:id/archive', 'POST /api/admin/notifications/dead-letters/redrive-all', 'POST /api/admin/notifications/dead-letters/:id/redrive', 'POST /api/admin/purchases/dead-letters/:consumer/:eventId/redrive', 'POST /api/admin/bus/dead-letters/:id/redrive', 'POST /api/admin/bus/dead-letters/:id/discard', 'PUT /api/auctions/:id/watch']);
 
 /**
  * Every route the node serves, as "METHOD /path", read from fastify's route tree, so a route a

@@ -15,6 +15,12 @@
 //   (consumer, event id) in `platform_bus_inbox`: a redelivered event finds its row and is
 //   acknowledged without running again, so its effect happens once. The message is acked
 //   only after the commit; a handler that throws is redelivered with backoff.
+// - Dead letters (dead-letters.ts): each failure is counted in storage; at the last attempt one
+//   transaction writes the dead letter and the event's inbox row, and then the message is
+//   acked. A node that dies between the commit and the ack gets the event again, finds the
+//   inbox row and acks it: the dead letter is neither lost nor written twice, and the handler
+//   does not run again. JetStream's own max_deliver stays off: the server would drop the
+//   event silently.
 //
 // nats-server 2.9 (Debian's) allows one filter subject per consumer: a consumer of one topic
 // filters on it; a consumer of several reads the whole stream and acknowledges the others'
@@ -29,7 +35,8 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
 import type { Bus } from '../outbox/bus.js';
 import { Outbox, TOPIC_PATTERN, type OutboxEvent } from '../outbox/outbox.js';
-import { CONSUMER_NAME_PATTERN, OutboxRelay, retryDelayMs, type EventHandler, type RelayOptions } from '../outbox/relay.js';
+import { CONSUMER_NAME_PATTERN, OutboxRelay, RELAY_DEFAULTS, retryDelayMs, type EventHandler, type RelayOptions } from '../outbox/relay.js';
+import { BusDeadLetters, type FailureCount } from './dead-letters.js';
 
 export interface JetStreamBusOptions extends Partial<RelayOptions> {
   /** Run this node's subscribers (the worker role). The publisher runs on every node. */
@@ -71,6 +78,11 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
   const js: JetStreamClient = jetstream(nc);
   const subscribers = new Map<string, Subscriber>();
   const db = database.kysely as unknown as Kysely<any>;
+  const maxAttempts = relayOptions.maxAttempts ?? RELAY_DEFAULTS.maxAttempts;
+  const retry = { retryFirstDelayMs: relayOptions.retryFirstDelayMs ?? RELAY_DEFAULTS.retryFirstDelayMs, retryMaxDelayMs: relayOptions.retryMaxDelayMs ?? RELAY_DEFAULTS.retryMaxDelayMs };
+  // A redriven event keeps its inbox row (written with the dead letter): the stream may still
+  // hold it, and a delivery of it must stay a no-op.
+  const deadLetters = new BusDeadLetters(database, clock, log, { maxAttempts, onRedrive: (tx, consumer, event) => markHandled(tx, consumer, event.id).then(() => {}) });
   let stopped = false;
   let pruner: NodeJS.Timeout | undefined;
 
@@ -134,20 +146,11 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
     const afterCommit: Array<() => void> = [];
     try {
       await db.transaction().execute(async (tx) => {
-        const first = await tx
-          .insertInto('platform_bus_inbox')
-          .values({ consumer: s.consumer, event_id: event.id, handled_at_ms: clock.nowMs() })
-          .onConflict((oc) => oc.columns(['consumer', 'event_id']).doNothing())
-          .returning('event_id')
-          .executeTakeFirst();
-        if (!first) return; // handled before: a redelivery
+        if (!(await markHandled(tx, s.consumer, event.id))) return; // handled before: a redelivery
         await s.handler(event, { tx, afterCommit: (action) => afterCommit.push(action) });
       });
     } catch (error) {
-      const attempt = m.info.deliveryCount;
-      const delayMs = retryDelayMs(attempt, { retryFirstDelayMs: relayOptions.retryFirstDelayMs ?? 100, retryMaxDelayMs: relayOptions.retryMaxDelayMs ?? 30_000 });
-      log[attempt >= 5 ? 'error' : 'warn']({ err: error, consumer: s.consumer, eventId: event.id, topic: event.topic, attempt, retryInMs: delayMs }, 'event consumer failed; retrying');
-      m.nak(delayMs);
+      await failed(s, m, event, error);
       return;
     }
     for (const action of afterCommit) {
@@ -158,6 +161,50 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
       }
     }
     // After the actions: a confirmation held up by a NATS failover must not delay them.
+    await acknowledge(m);
+  }
+
+  /** Records (consumer, event) in the inbox in `tx`; false when it was there already. */
+  async function markHandled(tx: Kysely<any>, consumer: string, eventId: string): Promise<boolean> {
+    const first = await tx
+      .insertInto('platform_bus_inbox')
+      .values({ consumer, event_id: eventId, handled_at_ms: clock.nowMs() })
+      .onConflict((oc) => oc.columns(['consumer', 'event_id']).doNothing())
+      .returning('event_id')
+      .executeTakeFirst();
+    return first !== undefined;
+  }
+
+  /**
+   * The handler threw (its transaction rolled back): count the failure; at the last attempt
+   * write the dead letter with the inbox row in one transaction and ack, else redeliver later.
+   */
+  async function failed(s: Subscriber, m: JsMsg, event: OutboxEvent, error: unknown): Promise<void> {
+    let outcome: { failure: FailureCount; result: 'retry' | 'dead-lettered' | 'handled-elsewhere' };
+    try {
+      outcome = await db.transaction().execute(async (tx) => {
+        const failure = await deadLetters.recordFailure(tx, s.consumer, event, error);
+        if (failure.attempts < maxAttempts) return { failure, result: 'retry' as const };
+        // Another node handled it meanwhile (this delivery outlived ack_wait): nothing to give up on.
+        if (!(await markHandled(tx, s.consumer, event.id))) return { failure, result: 'handled-elsewhere' as const };
+        const fresh = await deadLetters.deadLetter(tx, s.consumer, event, failure);
+        return { failure, result: fresh ? ('dead-lettered' as const) : ('handled-elsewhere' as const) };
+      });
+    } catch (recordError) {
+      // Storage does not answer: not the event's fault, so nothing is counted; try again later.
+      const delayMs = retryDelayMs(m.info.deliveryCount, retry);
+      log.warn({ err: error, recordErr: recordError, consumer: s.consumer, eventId: event.id, topic: event.topic, retryInMs: delayMs }, 'event consumer failed and its failure could not be recorded; retrying');
+      m.nak(delayMs);
+      return;
+    }
+    const { failure, result } = outcome;
+    if (result === 'retry') {
+      const delayMs = retryDelayMs(failure.attempts, retry);
+      log[failure.attempts >= 5 ? 'error' : 'warn']({ err: error, consumer: s.consumer, eventId: event.id, topic: event.topic, attempt: `${failure.attempts} of ${maxAttempts}`, retryInMs: delayMs }, 'event consumer failed; retrying');
+      m.nak(delayMs);
+      return;
+    }
+    if (result === 'dead-lettered') deadLetters.announce(s.consumer, event, failure, error);
     await acknowledge(m);
   }
 
@@ -201,7 +248,9 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
       assert(topics.length > 0, 'subscribe to at least one topic');
       for (const topic of topics) assert.match(topic, TOPIC_PATTERN);
       subscribers.set(consumer, { consumer, topics: new Set(topics), handler });
+      deadLetters.register(consumer, handler);
     },
+    deadLetters,
     start: async () => {
       await ensureStream();
       relay.start();
@@ -211,10 +260,12 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
       void pruneInbox();
       pruner = setInterval(() => void pruneInbox(), INBOX_PRUNE_INTERVAL_MS);
       pruner.unref();
+      deadLetters.start();
     },
     stop: async () => {
       stopped = true;
       clearInterval(pruner);
+      deadLetters.stop();
       await relay.stop();
       // Stop pulling; a message being handled finishes (its transaction commits or not) first.
       for (const s of subscribers.values()) await s.messages?.close().catch(() => {});

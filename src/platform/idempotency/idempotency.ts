@@ -10,6 +10,7 @@ import type { ModuleMigrations } from '../db/migrations.js';
 import type { Clock } from '../clock.js';
 import { outboxMigration } from '../outbox/outbox.js';
 import { busInboxMigration } from '../bus/inbox-migration.js';
+import { busDeadLettersMigration } from '../bus/dead-letter-migration.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -52,8 +53,8 @@ const createTable: Migration = {
   },
 };
 
-/** The platform's tables, one history for all of them: idempotency keys, then the outbox. */
-export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable, '0002_outbox': outboxMigration, '0003_bus_inbox': busInboxMigration } };
+/** The platform's tables, one history for all of them: idempotency keys, the outbox, the bus's inbox and dead letters. */
+export const platformMigrations: ModuleMigrations = { module: 'platform', migrations: { '0001_idempotency_keys': createTable, '0002_outbox': outboxMigration, '0003_bus_inbox': busInboxMigration, '0004_bus_dead_letters': busDeadLettersMigration } };
 
 export class Idempotency {
   private readonly db: Kysely<Tables>;

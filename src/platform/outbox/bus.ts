@@ -8,8 +8,9 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
+import { BusDeadLetters } from '../bus/dead-letters.js';
 import { Outbox, type NewEvent } from './outbox.js';
-import { OutboxRelay, type EventHandler, type RelayOptions } from './relay.js';
+import { OutboxRelay, RELAY_DEFAULTS, type EventHandler, type RelayOptions } from './relay.js';
 
 /** The half a producer needs. */
 export interface EventPublisher {
@@ -25,6 +26,8 @@ export interface Bus extends EventPublisher {
    * consumer first ran, at least once, in outbox order, whichever process appended it.
    */
   subscribe(consumer: string, topics: readonly string[], handler: EventHandler): void;
+  /** Events a consumer gave up on after its last attempt: recorded, listed, redriven, discarded. */
+  readonly deadLetters: BusDeadLetters;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -37,14 +40,25 @@ export interface OutboxBusOptions extends Partial<RelayOptions> {
 export function createOutboxBus(database: Database, clock: Clock, logger: Logger, options: OutboxBusOptions): Bus {
   const { deliver, ...relayOptions } = options;
   const outbox = new Outbox(database, clock);
-  const relay = new OutboxRelay(database, outbox, clock, logger.child({ part: 'outbox-relay' }), relayOptions);
+  const log = logger.child({ part: 'outbox-relay' });
+  const deadLetters = new BusDeadLetters(database, clock, log, { maxAttempts: relayOptions.maxAttempts ?? RELAY_DEFAULTS.maxAttempts });
+  const relay = new OutboxRelay(database, outbox, clock, log, relayOptions, deadLetters);
   return {
     append: (tx, event) => outbox.append(tx, event),
     poke: () => relay.poke(),
-    subscribe: (consumer, topics, handler) => relay.subscribe(consumer, topics, handler),
-    start: async () => {
-      if (deliver) relay.start();
+    subscribe: (consumer, topics, handler) => {
+      relay.subscribe(consumer, topics, handler);
+      deadLetters.register(consumer, handler);
     },
-    stop: () => relay.stop(),
+    deadLetters,
+    start: async () => {
+      if (!deliver) return;
+      relay.start();
+      deadLetters.start();
+    },
+    stop: async () => {
+      deadLetters.stop();
+      await relay.stop();
+    },
   };
 }

@@ -8,15 +8,17 @@
 // consumer (the others find the row locked and skip their turn).
 //
 // A handler that throws stops its consumer at that event: what came before it is committed,
-// the event is retried with backoff, and nothing after it is delivered until it succeeds
-// (head-of-line blocking, never a silent skip). Dead-lettering after N tries, and N workers
-// keeping order per recipient, replace `retryDelayMs` and the one loop per consumer later.
+// the event is retried with backoff, and nothing after it is delivered until it succeeds or,
+// with dead letters (bus/dead-letters.ts), until its `maxAttempts`-th failure: then the dead
+// letter is written and the checkpoint moves past the event in one transaction, and the
+// consumer goes on (never a silent skip). N workers keeping order per recipient come later.
 import assert from 'node:assert/strict';
 import type { ControlledTransaction, Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
 import { CHECKPOINT_START, TOPIC_PATTERN, type Checkpoint, type Outbox, type OutboxEvent } from './outbox.js';
+import { BUS_MAX_ATTEMPTS_DEFAULT, type BusDeadLetters, type FailureCount } from '../bus/dead-letters.js';
 
 /** What a handler gets besides the event. */
 export interface Delivery {
@@ -50,6 +52,8 @@ export interface RelayOptions {
    * transaction (and one fsync) per batch instead of per event.
    */
   minPassGapMs: number;
+  /** Failed deliveries of one event to one consumer before it is dead-lettered (with dead letters). */
+  maxAttempts: number;
 }
 
 export const RELAY_DEFAULTS: RelayOptions = {
@@ -61,6 +65,7 @@ export const RELAY_DEFAULTS: RelayOptions = {
   pruneIntervalMs: 10 * 60_000,
   skippedSaveIntervalMs: 5_000,
   minPassGapMs: 25,
+  maxAttempts: BUS_MAX_ATTEMPTS_DEFAULT,
 };
 
 export const CONSUMER_NAME_PATTERN = /^[a-z][a-z0-9_.-]{0,99}$/;
@@ -94,6 +99,8 @@ class HandlerFailed extends Error {
   constructor(
     readonly event: OutboxEvent,
     override readonly cause: unknown,
+    /** The failures recorded on this event so far, with dead letters. */
+    readonly attempts: number | undefined,
   ) {
     super(`handler failed on event ${event.id}`);
   }
@@ -122,10 +129,12 @@ export class OutboxRelay {
     private readonly clock: Clock,
     private readonly logger: Logger,
     options: Partial<RelayOptions> = {},
+    /** Without: a failing event is retried without end (the JetStream bus's publisher must never give up). */
+    private readonly deadLetters?: BusDeadLetters,
   ) {
     // An option passed as undefined keeps its default.
     this.options = { ...RELAY_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
-    assert(this.options.batchSize >= 1 && this.options.batchesPerTurn >= 1 && this.options.pollIntervalMs >= 1);
+    assert(this.options.batchSize >= 1 && this.options.batchesPerTurn >= 1 && this.options.pollIntervalMs >= 1 && this.options.maxAttempts >= 1);
   }
 
   subscribe(consumer: string, topics: readonly string[] | 'all', handler: EventHandler): void {
@@ -270,8 +279,13 @@ export class OutboxRelay {
           afterCommit.push(...pending);
         } catch (error) {
           await sp.rollbackToSavepoint('event').execute();
-          failure = new HandlerFailed(event, error);
-          break;
+          const counted = await this.countFailure(tx, c, event, error);
+          if (counted?.deadLettered) {
+            afterCommit.push(counted.announce);
+          } else {
+            failure = new HandlerFailed(event, error, counted?.failure.attempts);
+            break;
+          }
         }
       }
       at = checkpoint;
@@ -279,6 +293,20 @@ export class OutboxRelay {
     if (at !== from) await this.outbox.saveCheckpoint(tx, c.name, at);
     const result: BatchResult = rows.length === this.options.batchSize && !failure ? 'full' : 'partial';
     return { result, at, afterCommit, ...(failure && { failure }) };
+  }
+
+  /**
+   * With dead letters: records the failure in `tx`, the batch's transaction, and at the last
+   * attempt writes the dead letter there too, so it exists exactly when the checkpoint has
+   * passed the event.
+   */
+  private async countFailure(tx: Kysely<any>, c: Consumer, event: OutboxEvent, error: unknown): Promise<{ failure: FailureCount; deadLettered: boolean; announce: () => void } | undefined> {
+    const deadLetters = this.deadLetters;
+    if (!deadLetters) return undefined;
+    const failure = await deadLetters.recordFailure(tx, c.name, event, error);
+    if (failure.attempts < this.options.maxAttempts) return { failure, deadLettered: false, announce: () => {} };
+    const fresh = await deadLetters.deadLetter(tx, c.name, event, failure);
+    return { failure, deadLettered: true, announce: () => (fresh ? deadLetters.announce(c.name, event, failure, error) : undefined) };
   }
 
   private failed(c: Consumer, error: unknown): void {
@@ -293,7 +321,7 @@ export class OutboxRelay {
     c.retryTimer.unref();
     const about =
       error instanceof HandlerFailed
-        ? { err: error.cause, eventId: error.event.id, topic: error.event.topic }
+        ? { err: error.cause, eventId: error.event.id, topic: error.event.topic, ...(error.attempts !== undefined && { eventAttempts: `${error.attempts} of ${this.options.maxAttempts}` }) }
         : { err: error };
     // Warn while it may be passing; an error once it has failed for a while (someone should look).
     const level = c.failures >= 5 ? 'error' : 'warn';
