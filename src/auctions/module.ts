@@ -8,7 +8,8 @@ import { AUCTION_MARKET, AuctionEngine } from './engine.js';
 import type { MarketHost } from '../cluster/market-host.js';
 import { discoveryRoutes } from './discovery-routes.js';
 import { auctionsRoutes } from './routes.js';
-import { AuctionsService, registerAuctionOperations } from './service.js';
+import { AUCTION_CATCH_UP, AUCTION_STANDING, AuctionsService, registerAuctionOperations } from './service.js';
+import { AppError } from '../platform/errors.js';
 import { AuctionsStore } from './store.js';
 import { reputationChangesOf, type SettledSale } from './reputation.js';
 import type { Kysely } from 'kysely';
@@ -53,6 +54,20 @@ export function createAuctionsModule(
     deps.catalog.unlockLot(row.lotId, `auction:${auctionId}`).catch((error: unknown) => logger.warn({ err: error, auctionId }, 'unlocking the lot of an unsold auction failed'));
   });
   const service = new AuctionsService(engine, deps.host.router, store, deps.ledger, deps.catalog, deps.reputationOf, ctx.clock);
+  // Reads of a running auction for other nodes, from this engine's memory (service.atOwner).
+  const heldRow = (auctionId: string) => {
+    const row = engine.rowOf(auctionId);
+    if (!row) throw new AppError('NOT_FOUND', `auction ${auctionId} is not held here`);
+    return row;
+  };
+  deps.host.router.register(AUCTION_STANDING, async (_market, args) => {
+    const { auctionId, viewer } = args as { auctionId: string; viewer: string | null };
+    return service.standingHere(heldRow(auctionId), viewer);
+  });
+  deps.host.router.register(AUCTION_CATCH_UP, async (_market, args) => {
+    const { auctionId, fromSeq } = args as { auctionId: string; fromSeq: number | null };
+    return service.roomCatchUpHere(heldRow(auctionId), fromSeq);
+  });
   const scaleOf = (code: string) => deps.ledger.currency(code)?.scale ?? 0;
   const watchlist = new WatchlistService({ store: new WatchlistStore(ctx.database), auctions: store, events: deps.bus, clock: ctx.clock, logger, startingSoonMs: ctx.config.startingSoonMinutes * 60_000, scaleOf });
   // Workers look for watched auctions about to start (scheduled work, like the purchase deadlines).

@@ -107,6 +107,24 @@ export interface CommandAnswer {
 /** The auctions' operations on the engine that owns the auction (src/cluster/market-router.ts). */
 export const AUCTION_COMMAND = 'auction.command';
 export const AUCTION_CREATE = 'auction.create';
+/** Reads answered by the owner from memory (AuctionsService.atOwner). */
+export const AUCTION_STANDING = 'auction.standing';
+export const AUCTION_CATCH_UP = 'auction.catchUp';
+
+/** The live part of an auction's page. */
+export interface LiveStanding {
+  view: PublicView;
+  nextBidsMinor: bigint[];
+  me: BidderView | null;
+  staffRole: StaffRole | null;
+}
+
+/** A WebSocket subscriber's start: a snapshot, or the room's events after `fromSeq`. */
+export interface RoomCatchUp {
+  snapshot?: PublicView;
+  seq: number;
+  events: Array<{ seq: number; event: RoomEvent }>;
+}
 
 /**
  * Registers what runs on the engine: a command for a running auction, and creating one (on
@@ -227,18 +245,47 @@ export class AuctionsService {
     const nowMs = this.clock.nowMs();
     const row = this.engine.rowOf(auctionId) ?? (await this.store.findAuction(this.store.db, auctionId));
     if (!row) throw new AppError('NOT_FOUND', `no auction ${auctionId}`);
-    const state = await this.stateOf(row);
-    const view = this.engine.viewOf(auctionId) ?? publicView(state, nowMs);
+    const live = (await this.atOwner<LiveStanding>(row, AUCTION_STANDING, { auctionId, viewer: caller?.userId ?? null })) ?? (await this.standingHere(row, caller?.userId ?? null));
+    const view = live.view;
     const timeLeftMs = view.endsAtMs === null || view.status !== 'open' ? null : Math.max(0, view.endsAtMs - nowMs);
     return {
       auction: row,
       lot: await this.catalog.lotSummary(row.lotId),
       view: { ...view, timeLeftMs },
-      nextBidsMinor: state.status === 'open' ? nextIncrements(state, 3) : [],
-      me: caller ? bidderView(state, caller.userId) : null,
-      staffRole: caller ? staffRoleOf(state, caller.userId) : null,
+      // Arrays of bigints cross NATS as strings (only `…Minor` fields are read back as bigints).
+      nextBidsMinor: live.nextBidsMinor.map((v) => BigInt(v)),
+      me: live.me,
+      staffRole: live.staffRole,
       serverTimeMs: nowMs,
     };
+  }
+
+  /** What a page shows of the live auction, from this node's engine or the journal. */
+  async standingHere(row: AuctionRow, viewer: string | null): Promise<LiveStanding> {
+    const state = await this.stateOf(row);
+    const view = this.engine.viewOf(row.id) ?? publicView(state, this.clock.nowMs());
+    return {
+      view,
+      nextBidsMinor: state.status === 'open' ? nextIncrements(state, 3) : [],
+      me: viewer ? bidderView(state, viewer) : null,
+      staffRole: viewer ? staffRoleOf(state, viewer) : null,
+    };
+  }
+
+  /**
+   * Scaled out, a read of a running auction held by another engine is answered from that
+   * engine's memory: replaying the whole journal from storage on every page view and every
+   * WebSocket subscribe would cost the api node more than the answer is worth. Undefined when
+   * this node should answer itself: one process, the auction held here, over, or no owner now.
+   */
+  private async atOwner<T>(row: AuctionRow, operation: string, args: unknown): Promise<T | undefined> {
+    if (!this.router.distributed || this.engine.rowOf(row.id) || (row.status !== 'scheduled' && row.status !== 'open')) return undefined;
+    try {
+      return await this.router.call<T>(`${AUCTION_MARKET}.${row.id}`, operation, args);
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'NOT_READY' || error.code === 'NOT_FOUND')) return undefined;
+      throw error;
+    }
   }
 
   /** In memory while it runs; rebuilt from the journal once it is over. */
@@ -247,9 +294,14 @@ export class AuctionsService {
   }
 
   /** For WebSocket subscribers: a snapshot, or the room's events after `fromSeq`. */
-  async roomCatchUp(auctionId: string, fromSeq: number | null): Promise<{ snapshot?: PublicView; seq: number; events: Array<{ seq: number; event: RoomEvent }> }> {
+  async roomCatchUp(auctionId: string, fromSeq: number | null): Promise<RoomCatchUp> {
     const row = this.engine.rowOf(auctionId) ?? (await this.store.findAuction(this.store.db, auctionId));
     if (!row) throw new AppError('NOT_FOUND', `no auction ${auctionId}`);
+    return (await this.atOwner<RoomCatchUp>(row, AUCTION_CATCH_UP, { auctionId, fromSeq })) ?? (await this.roomCatchUpHere(row, fromSeq));
+  }
+
+  async roomCatchUpHere(row: AuctionRow, fromSeq: number | null): Promise<RoomCatchUp> {
+    const auctionId = row.id;
     const state = await this.stateOf(row);
     const nowMs = this.clock.nowMs();
     if (fromSeq === null) {

@@ -95,8 +95,17 @@ describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('auctions acr
     const price = await watcher.next((x) => x.type === 'event' && x.event.price === '12.00', 'the room event of the second bid');
     expect(price.event).toMatchObject({ type: 'PriceChanged', minimumNextBid: '12.50' });
     expect(JSON.stringify(await aliceSocket.next((x) => x.type === 'push' || x.type === 'outbid', 'the outbid push'))).toContain('12.00');
-    // Reads on the api node come from storage: the page shows both bids.
-    expect((await api.call('GET', `/api/auctions/${auctionId}`)).body.live).toMatchObject({ price: '12.00', bidCount: 2 });
+    // The api node's page of a running auction is the owner's live view, with the caller's standing.
+    const page = await api.call('GET', `/api/auctions/${auctionId}`, { token: alice.token });
+    expect(page.body.live).toMatchObject({ price: '12.00', bidCount: 2, minimumNextBid: '12.50' });
+    expect(page.body.me).toMatchObject({ joined: true, leading: false });
+    expect(page.body.nextBids).toEqual(['12.50', '13.00', '13.50']);
+    // A subscriber resuming from a seq gets exactly what it missed, from the owner.
+    const resumed = await connect(api.node.url);
+    resumed.send({ type: 'subscribe', topic: `auction:${auctionId}`, fromSeq: price.seq - 1 });
+    await resumed.next((x) => x.type === 'subscribed');
+    expect((await resumed.next((x) => x.type === 'event' && x.seq === price.seq, 'the missed event')).event).toMatchObject({ price: '12.00' });
+    resumed.close();
     watcher.close();
     aliceSocket.close();
   }, 60_000);
@@ -116,6 +125,11 @@ describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('auctions acr
     // Gone from the network without a word: no lease given back, no goodbye.
     await owner!.node.nats!.close();
     const vanishedAt = Date.now();
+
+    // With the owner gone and nobody holding the auction yet, its page still answers, from storage.
+    const during = await api.call('GET', `/api/auctions/${auctionId}`);
+    expect(during.status).toBe(200);
+    expect(during.body.live).toMatchObject({ price: '15.00' });
 
     const answers: number[] = [];
     const accepted = await until('a bid accepted by the surviving engine', async () => {
