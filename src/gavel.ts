@@ -93,7 +93,7 @@ export interface StartOptions {
   jetstream?: { stream?: string; subjectPrefix?: string; replicas?: number };
   /**
    * With NATS_URL: market commands go to `<prefix>.market.<market>`, real-time messages to
-   * `<prefix>.realtime.out`, leases live in the KV bucket `leaseBucket` (default gavel /
+   * `<prefix>.realtime.t.<topic>` and `.u.<user>`, leases live in the KV bucket `leaseBucket` (default gavel /
    * gavel_market_leases; tests give each cluster its own).
    */
   cluster?: { subjectPrefix?: string; leaseBucket?: string };
@@ -118,7 +118,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
   const router = new MarketRouter({ nats: nats ?? null, logger, subjectPrefix: `${clusterPrefix}.market` });
   const leases = nats && config.roles.has('engine') ? await openLeases(nats, options.cluster?.leaseBucket ?? 'gavel_market_leases', config).catch(async (error) => { await nats.close().catch(() => {}); await database.close().catch(() => {}); throw error; }) : null;
   const host = new MarketHost({ router, leases, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, clock, logger: logger.child({ part: 'markets' }) });
-  // Where engines (and the workers' notifications) send real-time messages: every api node's gateway.
+  // Where engines (and the workers' notifications) send real-time messages: the api nodes whose sockets follow them.
   const realtimeOut: RealtimeOut | undefined = nats ? new NatsRealtimeOut(nats, `${clusterPrefix}.realtime`) : undefined;
   const ledger = createLedgerModule(ctx, { idempotency, userExists: (id) => accounts.service.exists(id), events: bus });
   const catalog = createCatalogModule(ctx, { idempotency, currencies: ledger.service });
@@ -175,7 +175,7 @@ export async function startGavel(config: Config, options: StartOptions = {}): Pr
       });
     }
     // Committed market events go out to the rooms and feeds; new inbox entries to the person's
-    // open sockets as they are stored — here, or over NATS to every api node.
+    // open sockets as they are stored — here, or over NATS to the api nodes that have them.
     const out = realtimeOut ?? ws;
     if (out && config.roles.has('engine')) {
       announceAuctionRooms(auctions.engine, out);

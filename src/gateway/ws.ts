@@ -9,6 +9,9 @@
 //   the source answers, and drops buffered ones the catch-up already covered (seq ≤ last sent).
 // - `sendToUser(userId, message)` pushes to every socket signed in as that user.
 // - `setCommandHandler(handler)` receives `command` messages from signed-in sockets.
+// - `onInterest(listener)` hears when a topic gains its first socket here or loses its last, and
+//   when a person signs in on their first socket here or closes their last (the cluster relay
+//   subscribes to just those on NATS: src/cluster/realtime-relay.ts).
 //
 // Serialise once: `publish` builds the JSON text once into a Buffer and hands the same Buffer to
 // every subscriber's socket. `ws` then adds its 2–10 byte frame header per socket and writes
@@ -117,6 +120,20 @@ export interface WsGatewayOptions {
   registry?: Registry;
 }
 
+/** A topic (`auction:<id>`) or a person (user id) gaining its first socket here (active) or losing its last. */
+export interface InterestChange {
+  kind: 'topic' | 'user';
+  key: string;
+  active: boolean;
+}
+
+/**
+ * Called synchronously as the change happens. For a topic becoming active it may return a
+ * promise: catch-ups of that topic wait for it, so a relay can make sure the topic's live
+ * messages reach this node before storage is read (the listener bounds how long that takes).
+ */
+export type InterestListener = (change: InterestChange) => void | PromiseLike<void>;
+
 export interface WsStats {
   sockets: number;
   signedInSockets: number;
@@ -146,6 +163,9 @@ export class WsGateway {
   private readonly connections = new Set<Connection>();
   private readonly topics = new Map<string, Set<Subscription>>();
   private readonly users = new Map<string, Set<Connection>>();
+  private readonly interestListeners = new Set<InterestListener>();
+  /** Topics just become active whose listeners are still making their messages flow here. */
+  private readonly topicsArriving = new Map<string, Promise<void>>();
   private readonly counters = { sent: 0, conflated: 0 };
   private readonly fanout: TopicFanout;
   private slowSocketsDropped = 0;
@@ -176,6 +196,17 @@ export class WsGateway {
 
   setCommandHandler(handler: CommandHandler): void {
     this.onCommand = handler;
+  }
+
+  /**
+   * Tells `listener` of every change in the topics and people with sockets here, starting with
+   * those that have some now (each as active). Returns a function that stops telling it.
+   */
+  onInterest(listener: InterestListener): () => void {
+    this.interestListeners.add(listener);
+    for (const topic of this.topics.keys()) this.interestChanged({ kind: 'topic', key: topic, active: true }, [listener]);
+    for (const userId of this.users.keys()) this.interestChanged({ kind: 'user', key: userId, active: true }, [listener]);
+    return () => void this.interestListeners.delete(listener);
   }
 
   /** Answers WebSocket upgrades for `path` on `server` (fastify's app.server) and starts heartbeats. */
@@ -366,7 +397,10 @@ export class WsGateway {
     connection.token = token;
     connection.authCheckedAtMs = this.options.clock.nowMs();
     let sockets = this.users.get(principal.userId);
-    if (!sockets) this.users.set(principal.userId, (sockets = new Set()));
+    if (!sockets) {
+      this.users.set(principal.userId, (sockets = new Set()));
+      this.interestChanged({ kind: 'user', key: principal.userId, active: true });
+    }
     sockets.add(connection);
     this.send(connection, withId({ type: 'authenticated', userId: principal.userId, roles: principal.roles }, id));
   }
@@ -401,11 +435,17 @@ export class WsGateway {
       return this.protocolError(connection, 'TOO_MANY_SUBSCRIPTIONS', `a socket may follow at most ${this.limits.subscriptionsPerSocketMax} topics`, id);
     }
     // Subscribing again restarts the topic from fromSeq. Registered before the catch-up starts,
-    // so no event published meanwhile is missed: it waits in `buffered`.
+    // so no event published meanwhile is missed: it waits in `buffered`. The topic's first socket
+    // here tells the interest listeners in addSubscription, synchronously, so scaled out the
+    // relay subscribes to the topic on NATS now; the catch-up is read only once that
+    // subscription is in effect (`topicsArriving`), so an event the relay has not received is
+    // one committed before the catch-up's read, and the catch-up has it.
     this.unsubscribe(connection, topic);
     const subscription: Subscription = { connection, topic, live: false, lastSeq: -1, buffered: [] };
     this.addSubscription(subscription);
     await connection.authSettled;
+    const arriving = this.topicsArriving.get(topic);
+    if (arriving) await arriving;
     try {
       const catchUp = await source.catchUp(parsed.id, connection.principal, fromSeq);
       if (connection.subscriptions.get(topic) !== subscription) return; // unsubscribed, replaced or closed meanwhile
@@ -447,7 +487,10 @@ export class WsGateway {
   private addSubscription(subscription: Subscription): void {
     subscription.connection.subscriptions.set(subscription.topic, subscription);
     let subscribers = this.topics.get(subscription.topic);
-    if (!subscribers) this.topics.set(subscription.topic, (subscribers = new Set()));
+    if (!subscribers) {
+      this.topics.set(subscription.topic, (subscribers = new Set()));
+      this.interestChanged({ kind: 'topic', key: subscription.topic, active: true });
+    }
     subscribers.add(subscription);
     this.subscriptionCount += 1;
   }
@@ -458,8 +501,37 @@ export class WsGateway {
     connection.subscriptions.delete(topic);
     const subscribers = this.topics.get(topic);
     subscribers?.delete(subscription);
-    if (subscribers?.size === 0) this.topics.delete(topic);
+    if (subscribers?.size === 0) {
+      this.topics.delete(topic);
+      this.interestChanged({ kind: 'topic', key: topic, active: false });
+    }
     this.subscriptionCount -= 1;
+  }
+
+  private interestChanged(change: InterestChange, listeners: Iterable<InterestListener> = this.interestListeners): void {
+    const waits: PromiseLike<void>[] = [];
+    for (const listener of listeners) {
+      try {
+        const wait = listener(change);
+        if (wait) waits.push(wait);
+      } catch (error) {
+        this.logger.error({ err: error, ...change }, 'an interest listener failed');
+      }
+    }
+    if (change.kind !== 'topic') return;
+    if (!change.active) return void this.topicsArriving.delete(change.key);
+    if (waits.length === 0) return;
+    const earlier = this.topicsArriving.get(change.key);
+    if (earlier) waits.push(earlier);
+    // A listener that fails still lets the catch-up run: subscribers get it, late or not.
+    const arriving: Promise<void> = Promise.all(waits).then(
+      () => {},
+      (error: unknown) => this.logger.warn({ err: error, topic: change.key }, 'an interest listener failed to make a topic flow here'),
+    );
+    this.topicsArriving.set(change.key, arriving);
+    void arriving.then(() => {
+      if (this.topicsArriving.get(change.key) === arriving) this.topicsArriving.delete(change.key);
+    });
   }
 
   private deliver(subscription: Subscription, seq: number, payload: Buffer, conflationKey: string | undefined): void {
@@ -563,7 +635,10 @@ export class WsGateway {
     if (connection.principal) {
       const sockets = this.users.get(connection.principal.userId);
       sockets?.delete(connection);
-      if (sockets?.size === 0) this.users.delete(connection.principal.userId);
+      if (sockets?.size === 0) {
+        this.users.delete(connection.principal.userId);
+        this.interestChanged({ kind: 'user', key: connection.principal.userId, active: false });
+      }
     }
   }
 
