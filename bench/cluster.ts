@@ -40,7 +40,7 @@ import { POSTGRES_ADMIN_URL, scratchStorage, type ScratchStorage } from '../test
 import { NATS_CLUSTER_AVAILABLE, type NatsNode } from '../test/support/nats-cluster.js';
 import { request, type Answer } from '../test/support/process.js';
 import { Histogram, now, type ConnectAnswer, type PhaseReport } from './fanout/shared.js';
-import { cpuSecondsOf, fmt, percentile, sleep, tail } from './support.js';
+import { cpuSecondsOf, fmt, openBenchAuction, percentile, sleep, tail } from './support.js';
 import { children, cpuWaitSecondsOf, GavelNode, killAllNow, startNatsServer, startWatchdog, usePidDir } from './cluster/nodes.js';
 import { merged, SubscriberWorker } from './cluster/subscribers.js';
 import { verifyChain } from '../src/platform/journal/hash-chain.js';
@@ -62,7 +62,7 @@ const MAX_SECONDS = num('CLUSTER_MAX_SECONDS', 600);
 const PROFILE_DIR = process.env.CLUSTER_PROFILE;
 const WARMUP_BIDS = 50;
 const LEASE_BUCKET = 'gavel_market_leases';
-const REALTIME_SUBJECT = 'gavel.realtime.out';
+const REALTIME_SUBJECT = 'gavel.realtime.>';
 const ADMIN = { email: 'bench-admin@gavel.test', password: 'bench-admin-password-1' } as const;
 const PASSWORD = 'bench-password-long';
 const STARTING_CENTS = 1_000;
@@ -190,38 +190,8 @@ interface Market {
 }
 
 async function openMarket(api: GavelNode): Promise<Market> {
-  const adminToken = (await ok(api, 'POST', '/api/auth/login', 200, { json: ADMIN })).token as string;
-  const categoryId = (await ok(api, 'POST', '/api/categories', 201, { token: adminToken, json: { name: 'Cluster bench' } })).id as string;
-  await ok(api, 'POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: PASSWORD } });
-  const sellerToken = (await ok(api, 'POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: PASSWORD } })).token as string;
-  const bidders: string[] = [];
-  for (const i of [1, 2]) {
-    const user = await ok(api, 'POST', '/api/user', 201, { token: adminToken, json: { name: `Bidder ${i}`, email: `bidder-${i}@bench.test`, roles: ['bidder'], password: PASSWORD } });
-    bidders.push((await ok(api, 'POST', '/api/auth/login', 200, { json: { email: `bidder-${i}@bench.test`, password: PASSWORD } })).token as string);
-    await ok(api, 'POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: user.id, currency: 'USD', amount: '100000000.00', direction: 'credit', memo: 'bench funds' } });
-  }
-  const lot = await ok(api, 'POST', '/api/lots', 201, { token: sellerToken, json: { title: 'Cluster lot', description: 'One lot, many watchers, several nodes', categoryId, condition: 'used_good' } });
-  const startsAt = Date.now();
-  const created = await ok(api, 'POST', '/api/auctions', 201, {
-    token: sellerToken,
-    json: {
-      lotId: (lot.lot?.id ?? lot.id) as string,
-      kind: 'timed',
-      currency: 'USD',
-      startingPrice: usd(STARTING_CENTS),
-      increments: [{ from: '0', increment: usd(INCREMENT_CENTS) }],
-      startsAt: new Date(startsAt).toISOString(),
-      endsAt: new Date(startsAt + 3_600_000).toISOString(),
-      softCloseSeconds: 0,
-    },
-  });
-  const auctionId = created.auction.id as string;
-  for (let tries = 0; (await ok(api, 'GET', `/api/auctions/${auctionId}`, 200)).live.status !== 'open'; tries++) {
-    if (tries >= 150) throw new Error(`auction ${auctionId} did not open within 15 s`);
-    await sleep(100);
-  }
-  for (const token of bidders) await ok(api, 'POST', `/api/auctions/${auctionId}/join`, 200, { token });
-  return { auctionId, topic: `auction:${auctionId}`, bidders, adminToken };
+  const room = await openBenchAuction((...args) => ok(api, ...args), { admin: ADMIN, password: PASSWORD, name: 'Cluster', lotDescription: 'One lot, many watchers, several nodes', startingPrice: usd(STARTING_CENTS), increment: usd(INCREMENT_CENTS), openWithinMs: 15_000 });
+  return { ...room, topic: `auction:${room.auctionId}` };
 }
 
 /** The bid ids of every 201 this bench received: each must be in the journal once (verifyJournal). */

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WS_LIMITS_DEFAULT } from '../src/gateway/ws.js';
 import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
+import { openBenchAuction } from './support.js';
 import { Histogram, now, type ConnectAnswer, type CountAnswer, type FromWorker, type PhaseReport, type WorkerRequest } from './fanout/shared.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -298,37 +299,7 @@ const priceOf = (k: number) => STARTING_CENTS + k * INCREMENT_CENTS;
 
 async function gavelRoom(server: Server): Promise<Room> {
   const { port } = server;
-  const adminToken = (await ok(port, 'POST', '/api/auth/login', 200, { json: ADMIN })).token as string;
-  const categoryId = (await ok(port, 'POST', '/api/categories', 201, { token: adminToken, json: { name: 'Fan-out bench' } })).id as string;
-  await ok(port, 'POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: PASSWORD } });
-  const sellerToken = (await ok(port, 'POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: PASSWORD } })).token as string;
-  const bidders: string[] = [];
-  for (const i of [1, 2]) {
-    const user = await ok(port, 'POST', '/api/user', 201, { token: adminToken, json: { name: `Bidder ${i}`, email: `bidder-${i}@bench.test`, roles: ['bidder'], password: PASSWORD } });
-    bidders.push((await ok(port, 'POST', '/api/auth/login', 200, { json: { email: `bidder-${i}@bench.test`, password: PASSWORD } })).token as string);
-    await ok(port, 'POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: user.id, currency: 'USD', amount: '100000000.00', direction: 'credit', memo: 'bench funds' } });
-  }
-  const lot = await ok(port, 'POST', '/api/lots', 201, { token: sellerToken, json: { title: 'Fan-out lot', description: 'One lot, many watchers', categoryId, condition: 'used_good' } });
-  const startsAt = Date.now();
-  const created = await ok(port, 'POST', '/api/auctions', 201, {
-    token: sellerToken,
-    json: {
-      lotId: (lot.lot?.id ?? lot.id) as string,
-      kind: 'timed',
-      currency: 'USD',
-      startingPrice: usd(STARTING_CENTS),
-      increments: [{ from: '0', increment: usd(INCREMENT_CENTS) }],
-      startsAt: new Date(startsAt).toISOString(),
-      endsAt: new Date(startsAt + 3_600_000).toISOString(),
-      softCloseSeconds: 0,
-    },
-  });
-  const auctionId = created.auction.id as string;
-  for (let tries = 0; (await ok(port, 'GET', `/api/auctions/${auctionId}`, 200)).live.status !== 'open'; tries++) {
-    if (tries >= 100) throw new Error(`auction ${auctionId} did not open within 10 s`);
-    await sleep(100);
-  }
-  for (const token of bidders) await ok(port, 'POST', `/api/auctions/${auctionId}/join`, 200, { token });
+  const { auctionId, bidders, adminToken } = await openBenchAuction((...args) => ok(port, ...args), { admin: ADMIN, password: PASSWORD, name: 'Fan-out', lotDescription: 'One lot, many watchers', startingPrice: usd(STARTING_CENTS), increment: usd(INCREMENT_CENTS), openWithinMs: 10_000 });
   return {
     topic: `auction:${auctionId}`,
     acceptedStatus: 201,

@@ -147,3 +147,48 @@ export function tail(file: string, lines = 20): string {
   if (!existsSync(file)) return '(no log)';
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
+
+/** One request that must answer `status`; its JSON body. */
+export type ExpectAnswer = (method: string, path: string, status: number, options?: { token?: string; json?: unknown }) => Promise<any>;
+
+/**
+ * What bench:fanout and bench:cluster bid on: a seller, two bidders funded by an admin
+ * adjustment (their tokens), and one timed auction open now with a flat ladder, both joined.
+ */
+export async function openBenchAuction(
+  ok: ExpectAnswer,
+  o: { admin: { email: string; password: string }; password: string; name: string; lotDescription: string; startingPrice: string; increment: string; openWithinMs: number },
+): Promise<{ auctionId: string; bidders: string[]; adminToken: string }> {
+  const adminToken = (await ok('POST', '/api/auth/login', 200, { json: o.admin })).token as string;
+  const categoryId = (await ok('POST', '/api/categories', 201, { token: adminToken, json: { name: `${o.name} bench` } })).id as string;
+  await ok('POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: o.password } });
+  const sellerToken = (await ok('POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: o.password } })).token as string;
+  const bidders: string[] = [];
+  for (const i of [1, 2]) {
+    const user = await ok('POST', '/api/user', 201, { token: adminToken, json: { name: `Bidder ${i}`, email: `bidder-${i}@bench.test`, roles: ['bidder'], password: o.password } });
+    bidders.push((await ok('POST', '/api/auth/login', 200, { json: { email: `bidder-${i}@bench.test`, password: o.password } })).token as string);
+    await ok('POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: user.id, currency: 'USD', amount: '100000000.00', direction: 'credit', memo: 'bench funds' } });
+  }
+  const lot = await ok('POST', '/api/lots', 201, { token: sellerToken, json: { title: `${o.name} lot`, description: o.lotDescription, categoryId, condition: 'used_good' } });
+  const startsAt = Date.now();
+  const created = await ok('POST', '/api/auctions', 201, {
+    token: sellerToken,
+    json: {
+      lotId: (lot.lot?.id ?? lot.id) as string,
+      kind: 'timed',
+      currency: 'USD',
+      startingPrice: o.startingPrice,
+      increments: [{ from: '0', increment: o.increment }],
+      startsAt: new Date(startsAt).toISOString(),
+      endsAt: new Date(startsAt + 3_600_000).toISOString(),
+      softCloseSeconds: 0,
+    },
+  });
+  const auctionId = created.auction.id as string;
+  for (let tries = 0; (await ok('GET', `/api/auctions/${auctionId}`, 200)).live.status !== 'open'; tries++) {
+    if (tries * 100 >= o.openWithinMs) throw new Error(`auction ${auctionId} did not open within ${o.openWithinMs / 1000} s`);
+    await sleep(100);
+  }
+  for (const token of bidders) await ok('POST', `/api/auctions/${auctionId}/join`, 200, { token });
+  return { auctionId, bidders, adminToken };
+}
