@@ -3,6 +3,13 @@
 // until `validUntil` by our own clock: a renewal that does not get through (NATS unreachable,
 // a stalled process) makes us stop before the store lets another engine take over, with a
 // margin for clock rates. The fencing token is the backstop when even that is not enough.
+//
+// With `membership`, markets are spread over the live engines: each keeper keeps a lease of
+// its own under a shared prefix, counts the live ones every round, and takes a free market
+// only while it holds fewer than its fair share (wanted / engines, rounded up), except a
+// market found free in consecutive rounds at least a tick apart, which anyone takes: a count
+// that still includes a dead engine must never leave its markets unowned. `shedOne` gives a
+// market back when this keeper holds more than its share plus one.
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logging.js';
 import type { Lease, LeaseStore } from './leases.js';
@@ -21,6 +28,12 @@ export interface LeaseKeeperOptions {
   onAcquired(key: string, token: number): void | Promise<void>;
   /** A market this process no longer owns: stop serving it at once. */
   onLost(key: string, token: number): void;
+  /**
+   * Spread markets over the engines: this process's membership key (`<prefix>.<…>`, held like
+   * a lease while the keeper runs) and the prefix every engine's is under. Needs a store with
+   * `keysUnder`. Unset: every free wanted market is taken.
+   */
+  membership?: { prefix: string; key: string };
 }
 
 interface Held {
@@ -39,6 +52,14 @@ export class LeaseKeeper {
   private stopped = false;
   readonly tickMs: number;
   private readonly marginMs: number;
+  /** This process's membership lease, while held. */
+  private member: Lease | undefined;
+  /** Live engines at the last count; undefined (no membership, or not counted yet): take every free market. */
+  private engines: number | undefined;
+  /** How many markets this keeper takes from the free ones, as of the last round. */
+  private share = Number.POSITIVE_INFINITY;
+  /** Wanted markets found free in the last round (while at our share), and since when by our clock. */
+  private freeSinceMs = new Map<string, number>();
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.tickMs = o.tickMs ?? Math.max(50, Math.floor(o.store.ttlMs / 3));
@@ -96,6 +117,26 @@ export class LeaseKeeper {
     return out;
   }
 
+  /**
+   * Gives one market back when this keeper holds more than its fair share plus one and the last
+   * round found no wanted market free (another engine under its share takes it at its next
+   * tick). The market given back, if any.
+   */
+  async shedOne(): Promise<string | undefined> {
+    await this.running;
+    if (this.stopped || this.held.size <= this.share + 1) return undefined;
+    // A market still free (an engine died, or one given back has not been taken yet): not
+    // settled, and giving one more back would only leave more unowned at once.
+    if (this.freeSinceMs.size > 0) return undefined;
+    // The longest held: not one a `claim` has just taken and whose creation may still be running.
+    const [key, held] = this.held.entries().next().value!;
+    this.held.delete(key);
+    this.o.logger.info({ key, token: held.lease.token, held: this.held.size, fairShare: this.share }, 'market lease given back to balance the engines');
+    this.o.onLost(key, held.lease.token);
+    await this.o.store.release(held.lease).catch((error) => this.o.logger.warn({ err: error, key }, 'a lease could not be given back; it expires by itself'));
+    return key;
+  }
+
   start(): void {
     this.stopped = false;
     this.schedule(0);
@@ -118,6 +159,9 @@ export class LeaseKeeper {
         await this.o.store.release(held.lease).catch((error) => this.o.logger.warn({ err: error, key }, 'a lease could not be released; it expires by itself'));
       }),
     );
+    const member = this.member;
+    this.member = undefined;
+    if (member) await this.o.store.release(member).catch(() => {});
   }
 
   private schedule(delayMs: number): void {
@@ -150,13 +194,28 @@ export class LeaseKeeper {
         }
       }),
     );
+    await this.keepMembership();
+    this.share = this.engines === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.ceil(this.wanted.size / this.engines));
+    const previousFree = this.freeSinceMs;
+    const freeSinceMs = new Map<string, number>();
+    this.freeSinceMs = freeSinceMs;
     for (const key of this.wanted) {
       if (this.stopped) return;
       if (this.held.has(key) || this.claiming.has(key)) continue;
       const sentAtMs = clock.nowMs();
       let lease: Lease | null;
       try {
-        lease = await store.acquire(key, holder);
+        if (this.held.size < this.share) lease = await store.acquire(key, holder);
+        else {
+          // At our share: leave it to an engine under its share, unless it stays free.
+          if (await store.holderOf(key)) continue;
+          const since = previousFree.get(key) ?? sentAtMs;
+          if (sentAtMs - since < this.tickMs) {
+            freeSinceMs.set(key, since);
+            continue;
+          }
+          lease = await store.acquire(key, holder);
+        }
       } catch (error) {
         this.o.logger.warn({ err: error, key }, 'a lease could not be sought; retrying at the next tick');
         return;
@@ -173,6 +232,25 @@ export class LeaseKeeper {
         this.held.delete(key);
         await store.release(lease).catch(() => {});
       }
+    }
+  }
+
+  /**
+   * Renews (or takes) this process's membership lease and counts the live engines, this one
+   * included. When the store does not answer, the last count stands.
+   */
+  private async keepMembership(): Promise<void> {
+    const { membership, store, holder } = this.o;
+    if (!membership || !store.keysUnder || this.stopped) return;
+    try {
+      // Lost (it expired during a stall): taken again, a new entry under the same key.
+      if (this.member) this.member = (await store.renew(this.member)) ?? undefined;
+      this.member ??= (await store.acquire(membership.key, holder)) ?? undefined;
+      const live = new Set(await store.keysUnder(membership.prefix));
+      live.add(membership.key);
+      this.engines = live.size;
+    } catch (error) {
+      this.o.logger.warn({ err: error }, 'the engines could not be counted; the last count stands this round');
     }
   }
 

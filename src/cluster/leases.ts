@@ -36,6 +36,11 @@ export interface LeaseStore {
   release(lease: Lease): Promise<void>;
   /** Who holds `key` now, if anyone. */
   holderOf(key: string): Promise<{ holder: string; token: number } | null>;
+  /**
+   * The live keys `<prefix>.<…>` (the engines' membership leases, market-host.ts). Optional: a
+   * store without it gives no count of engines, and its keepers take every free market.
+   */
+  keysUnder?(prefix: string): Promise<string[]>;
 }
 
 /** Lease keys: letters, digits, '-', '_' and '.' separated words (JetStream KV's key rules). */
@@ -81,6 +86,11 @@ export class InProcessLeases implements LeaseStore {
   async holderOf(key: string): Promise<{ holder: string; token: number } | null> {
     const current = this.live(key);
     return current ? { holder: current.holder, token: current.token } : null;
+  }
+
+  async keysUnder(prefix: string): Promise<string[]> {
+    checkKey(prefix);
+    return [...this.entries.keys()].filter((key) => key.startsWith(`${prefix}.`) && this.live(key));
   }
 
   private live(key: string) {
@@ -154,6 +164,16 @@ export class JetStreamLeases implements LeaseStore {
     const stored = JSON.parse(entry.string()) as StoredLease;
     // The acquiring write carries token 0: its own revision is the token.
     return { holder: stored.holder, token: stored.token === 0 ? entry.revision : stored.token };
+  }
+
+  async keysUnder(prefix: string): Promise<string[]> {
+    checkKey(prefix);
+    // Released keys (a DEL marker) are not listed. On nats-server 2.9 a key past the TTL stays
+    // listed until the server's max_age purge removes it (about a second later): a dead
+    // engine is counted that much longer, which the keeper's liveness rule tolerates.
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`${prefix}.>`)) keys.push(key);
+    return keys;
   }
 }
 

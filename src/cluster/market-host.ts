@@ -7,6 +7,11 @@
 // seconds, rebuilds a market from its journal when it gains the lease (`take`), stops serving
 // it at once when it loses it (`drop`), and makes its market router answer for exactly the
 // markets it holds. Every journal write carries the lease's fencing token (fences.ts).
+//
+// Markets are spread over the live engines: each engine keeps a membership lease
+// `engines.<holder>` in the same store, takes free markets only up to its fair share, and
+// gives one back per rescan while it holds more than its share plus one (lease-keeper.ts).
+import { createHash } from 'node:crypto';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/logging.js';
 import { AppError } from '../platform/errors.js';
@@ -23,6 +28,19 @@ export interface MarketKind {
   take(id: string): Promise<void>;
   /** This process no longer owns the market: stop serving it at once (timers too). */
   drop(id: string): void;
+}
+
+/** The lease-key prefix of the engines' membership leases; no market kind may be called so. */
+export const ENGINES_PREFIX = 'engines';
+
+/**
+ * An engine's membership key: its holder name made a lease-key word (a hostname has dots), with
+ * a digest of the whole name so two names that read alike after that still differ.
+ */
+export function membershipKey(holder: string): string {
+  const readable = holder.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+  const digest = createHash('sha256').update(holder).digest('hex').slice(0, 12);
+  return `${ENGINES_PREFIX}.${readable}-${digest}`;
 }
 
 export interface MarketHostOptions {
@@ -53,6 +71,7 @@ export class MarketHost {
           logger: o.logger,
           onAcquired: (key) => this.acquired(key),
           onLost: (key) => this.lost(key),
+          membership: { prefix: ENGINES_PREFIX, key: membershipKey(o.holder) },
         })
       : undefined;
   }
@@ -67,6 +86,7 @@ export class MarketHost {
   }
 
   register(kind: MarketKind): void {
+    if (kind.kind === ENGINES_PREFIX) throw new Error(`"${ENGINES_PREFIX}" names the engines' membership leases, not a market kind`);
     if (this.kinds.has(kind.kind)) throw new Error(`market kind ${kind.kind} is registered already`);
     this.kinds.set(kind.kind, kind);
   }
@@ -111,7 +131,10 @@ export class MarketHost {
     this.scheduleRescan();
   }
 
-  /** Asks the modules for their markets now and takes the free ones (tests, and after a create). */
+  /**
+   * Asks the modules for their markets now and takes the free ones up to this engine's fair
+   * share (tests, and after a create); then gives one back if it holds more than its share + 1.
+   */
   async rescan(): Promise<void> {
     if (!this.keeper) return;
     this.rescanning ??= (async () => {
@@ -123,6 +146,7 @@ export class MarketHost {
         }
       }
       await this.keeper!.tick();
+      await this.keeper!.shedOne();
     })().finally(() => (this.rescanning = undefined));
     await this.rescanning;
   }
