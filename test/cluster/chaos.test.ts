@@ -22,7 +22,7 @@ const AUCTIONS = 4;
 const BIDDERS = 5;
 const TRADERS = 3;
 const SYMBOL = 'EUR-USD';
-const BIDDING_MS = 30_000;
+const BIDDING_MS = 20_000;
 const ADMIN = { email: 'admin@chaos.test', password: 'admin-password-1' };
 
 interface Person {
@@ -208,15 +208,15 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     });
 
     const faults = (async () => {
-      await sleep(6_000);
+      await sleep(4_000);
       // The engine holding the most auctions dies without a word.
       const held = (name: string) => nodes[name]!.process.logs().filter((l) => l.msg === 'market lease acquired' && auctionIds.some((id) => l.key === `auction.${id}`)).length;
       const victim = held('engine1') >= held('engine2') ? 'engine1' : 'engine2';
       nodes[victim]!.process.signal('SIGKILL');
       await nodes[victim]!.process.waitForExit();
-      await sleep(6_000);
+      await sleep(4_000);
       await nats.kill(1);
-      await sleep(6_000);
+      await sleep(4_000);
       // An api node restarts (a deploy): SIGTERM, then back on the same port.
       const { port } = nodes.api2!;
       await nodes.api2!.process.stop('SIGTERM', 20_000);

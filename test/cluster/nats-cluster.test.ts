@@ -243,8 +243,8 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE)('the JetStream bus on a 3-node NATS clu
       await bus.start();
       cleanups.push(() => bus.stop());
 
-      const TOTAL = 200;
-      const KILL_AFTER = 60;
+      const TOTAL = 120;
+      const KILL_AFTER = 40;
       const appended: string[] = [];
       const handled = async () => Number((await db.selectFrom('effects').select((e) => e.fn.countAll().as('c')).executeTakeFirstOrThrow()).c);
       const context = () => lines.join('\n');
