@@ -3,53 +3,33 @@
 // an auction an engine elsewhere owns; the room on the api node hears it; when the owning
 // engine vanishes, the other one takes the auction over within the lease time, rebuilt from
 // its journal, and the sale ends at its scheduled time with the right winner, paid once.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { verifyChain } from '../../src/platform/journal/hash-chain.js';
-import type { Role } from '../../src/platform/config.js';
-import { DIALECTS, scratchStorage, type ScratchStorage } from '../support/databases.js';
-import { attachTestNode, type TestNode } from '../support/gavel.js';
-import { NATS_AVAILABLE, NATS_TEST_URL, connectNats, scratchClusterNames } from '../support/nats.js';
+import { DIALECTS } from '../support/databases.js';
+import { startNodesCluster, until, type NodesCluster } from '../support/cluster.js';
+import type { TestNode } from '../support/gavel.js';
+import { NATS_AVAILABLE } from '../support/nats.js';
 import { openMarket, type Market, type Person } from '../support/auctions.js';
-import { ROOMY_LIMITS } from '../support/problems.js';
 import { connect } from '../support/ws-client.js';
 
 const LEASE_MS = 1_000;
 
 describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('auctions across nodes (PostgreSQL, NATS)', () => {
-  let storage: ScratchStorage;
-  let nc: NatsConnection;
-  let names: Awaited<ReturnType<typeof scratchClusterNames>>;
   let api: TestNode;
-  const engines: TestNode[] = [];
+  let engines: TestNode[];
   let m: Market;
 
-  async function node(roles: Role[], listen = false): Promise<TestNode> {
-    return attachTestNode(
-      storage,
-      { natsUrl: NATS_TEST_URL, marketLeaseMs: LEASE_MS, roles: new Set(roles), ...(listen && { host: '127.0.0.1', port: 0 }) },
-      { ...names.options, listen, loginLimits: ROOMY_LIMITS },
-    );
-  }
+  let cluster: NodesCluster;
 
   beforeAll(async () => {
-    storage = await scratchStorage('postgres');
-    nc = await connectNats();
-    names = await scratchClusterNames(nc);
-    engines.push(await node(['engine', 'worker']), await node(['engine']));
-    api = await node(['api'], true);
+    cluster = await startNodesCluster(LEASE_MS);
+    ({ api, engines } = cluster);
     m = await openMarket(api);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const t of [api, ...engines]) await t?.close().catch(() => {});
-    await names?.drop();
-    await nc?.close();
-    await storage?.drop();
-  }, 60_000);
+  afterAll(async () => cluster?.close(), 60_000);
 
-  const ownerOf = (auctionId: string) => engines.filter((e) => e.node.markets.owned().includes(`auction.${auctionId}`));
+  const ownerOf = (auctionId: string) => cluster.ownersOf(`auction.${auctionId}`);
   async function joined(auctionId: string): Promise<Person> {
     const who = await m.bidder(100_000n);
     const res = await api.call('POST', `/api/auctions/${auctionId}/join`, { token: who.token });
@@ -58,15 +38,6 @@ describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('auctions acr
   }
   const bid = (who: Person, auctionId: string, amount: string) => api.call('POST', `/api/auctions/${auctionId}/bids`, { token: who.token, json: { amount, currency: 'USD' } });
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   it('an api node without an engine creates auctions and takes bids; one engine owns each; the room on the api node sees every bid and the outbid bidder hears it', async () => {
     const created = await m.auction({ startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString() });

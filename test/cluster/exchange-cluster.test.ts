@@ -4,56 +4,36 @@
 // owner, and the api node's feeds and the parties' sockets hear it. When the owning engine
 // vanishes, the other one takes the book over within the lease time, rebuilt from its journal:
 // resting orders keep their places and their holds, and the book replays to the same state.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
-import type { Role } from '../../src/platform/config.js';
-import { DIALECTS, scratchStorage, type ScratchStorage } from '../support/databases.js';
-import { attachTestNode, type TestNode } from '../support/gavel.js';
-import { NATS_AVAILABLE, NATS_TEST_URL, connectNats, scratchClusterNames } from '../support/nats.js';
+import { DIALECTS } from '../support/databases.js';
+import { startNodesCluster, until, type NodesCluster } from '../support/cluster.js';
+import type { TestNode } from '../support/gavel.js';
+import { NATS_AVAILABLE } from '../support/nats.js';
 import { openExchange, type Exchange } from '../support/exchange.js';
 import type { Person } from '../support/auctions.js';
-import { ROOMY_LIMITS } from '../support/problems.js';
 import { connect, type Client } from '../support/ws-client.js';
 
 const LEASE_MS = 1_000;
 
 describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('the exchange across nodes (PostgreSQL, NATS)', () => {
-  let storage: ScratchStorage;
-  let nc: NatsConnection;
-  let names: Awaited<ReturnType<typeof scratchClusterNames>>;
   let api: TestNode;
-  const engines: TestNode[] = [];
+  let engines: TestNode[];
   let x: Exchange;
   /** Every order acknowledged (201) anywhere in this file, with its owner: each must outlive the takeover. */
   const acknowledged: Array<{ id: string; who: Person }> = [];
   const tradeIds: string[] = [];
 
-  async function node(roles: Role[], listen = false): Promise<TestNode> {
-    return attachTestNode(
-      storage,
-      { natsUrl: NATS_TEST_URL, marketLeaseMs: LEASE_MS, roles: new Set(roles), ...(listen && { host: '127.0.0.1', port: 0 }) },
-      { ...names.options, listen, loginLimits: ROOMY_LIMITS },
-    );
-  }
+  let cluster: NodesCluster;
 
   beforeAll(async () => {
-    storage = await scratchStorage('postgres');
-    nc = await connectNats();
-    names = await scratchClusterNames(nc);
-    engines.push(await node(['engine', 'worker']), await node(['engine']));
-    api = await node(['api'], true);
+    cluster = await startNodesCluster(LEASE_MS);
+    ({ api, engines } = cluster);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const t of [api, ...engines]) await t?.close().catch(() => {});
-    await names?.drop();
-    await nc?.close();
-    await storage?.drop();
-  }, 60_000);
+  afterAll(async () => cluster?.close(), 60_000);
 
-  const ownerOf = (symbol: string) => engines.filter((e) => e.node.markets.owned().includes(`instrument.${symbol}`));
+  const ownerOf = (symbol: string) => cluster.ownersOf(`instrument.${symbol}`);
   async function placed(who: Person, body: Record<string, unknown>): Promise<any> {
     const res = await x.order(who, body);
     expect(res.status, res.text).toBe(201);
@@ -74,15 +54,6 @@ describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('the exchange
   const feed = (topic: string, match: (event: any) => boolean) => (m: any) => m.type === 'event' && m.topic === topic && match(m.event);
   const push = (type: string, orderId: string) => (m: any) => m.type === 'push' && m.event.type === type && m.event.fill?.orderId === orderId;
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   it('an api node without an engine lists an instrument and takes orders; one engine owns the book; the feeds on the api node show the trade, both parties hear their fill, and a refusal crosses intact', async () => {
     x = await openExchange(api);
