@@ -86,6 +86,9 @@ describe.skipIf(!HAVE_CHROMIUM)("web app: the auctioneer's console", () => {
     await rostrum.keyboard.type('Fair warning: the bid is online, the hammer is next');
     await rostrum.keyboard.press('Enter');
     await expect.poll(() => room.locator('.chat').textContent(), POLL).toContain('Fair warning: the bid is online, the hammer is next');
+    // The room can hear it before the rostrum has its answer; the field empties (and gives the
+    // keyboard back) only then: a key pressed earlier is still text in the field.
+    await expect.poll(() => rostrum.locator('#room-message').inputValue(), POLL).toBe('');
     expect(await text(rostrum, 'console-phase')).toBe('Taking bids');
     expect(await rostrum.getByTestId('hammer-dialog').isVisible()).toBe(false);
     // The keyboard: H before a warning only says to warn first; F warns.
