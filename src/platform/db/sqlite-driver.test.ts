@@ -1,7 +1,10 @@
 import { sql, Kysely } from 'kysely';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { FairSqliteDialect } from './sqlite-driver.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FairSqliteDialect, WalSync } from './sqlite-driver.js';
 
 const READS = 2_000;
 
@@ -32,4 +35,109 @@ describe('the embedded store’s connection lock', () => {
     expect(await readsBeforeWriter(fair)).toBeLessThan(10);
   });
 
+});
+
+/** A WalSync whose fsyncs finish only when the test says so. */
+function manualSync(walPath: string) {
+  const pending: Array<(error: NodeJS.ErrnoException | null) => void> = [];
+  const walSync = new WalSync(walPath, (_fd, done) => pending.push(done));
+  const finishNext = async (error: NodeJS.ErrnoException | null = null) => {
+    for (let i = 0; pending.length === 0 && i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    pending.shift()!(error);
+  };
+  return { walSync, pending, finishNext };
+}
+
+function fileDatabase(): { file: string; sqlite: BetterSqlite3.Database } {
+  const file = join(mkdtempSync(join(tmpdir(), 'gavel-walsync-')), 'db.sqlite');
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  return { file, sqlite };
+}
+
+/** Resolves to whether `promise` settled within a few turns of the event loop. */
+async function settles(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
+describe('durable commits off the event loop (WalSync)', () => {
+  it('answers a committer only after an fsync of the WAL that began after its commit', async () => {
+    const { file, sqlite } = fileDatabase();
+    const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
+    const created = sql`create table t (n integer)`.execute(db);
+    // The create table was a write outside a transaction: it waits for its own fsync too.
+    expect(await settles(created)).toBe(false);
+    expect(pending).toHaveLength(1);
+    await finishNext();
+    await created;
+
+    const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    expect(await settles(first)).toBe(false);
+    expect(pending).toHaveLength(1);
+    await finishNext();
+    expect(await settles(first)).toBe(true);
+    await db.destroy();
+  });
+
+  it('hands the connection to the next transaction while the last commit is still being synced, and shares one fsync among the commits that queued behind it', async () => {
+    const { file, sqlite } = fileDatabase();
+    const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
+    const created = sql`create table t (n integer)`.execute(db);
+    await finishNext();
+    await created;
+
+    const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    await settles(first);
+    // The first commit's fsync is running; two more transactions commit meanwhile.
+    const second = db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx));
+    const third = db.transaction().execute((tx) => sql`insert into t (n) values (3)`.execute(tx));
+    expect(await settles(Promise.all([second, third]))).toBe(false);
+    // Both are committed (a read sees them) though nobody has been answered yet.
+    expect((await sql<{ c: bigint }>`select count(*) as c from t`.execute(db)).rows[0]!.c).toBe(3);
+    expect(pending).toHaveLength(1);
+
+    await finishNext(); // the first commit's fsync: it does not cover the later two
+    expect(await settles(first)).toBe(true);
+    expect(await settles(Promise.all([second, third]))).toBe(false);
+    expect(pending).toHaveLength(1); // one fsync for both
+    await finishNext();
+    expect(await settles(Promise.all([second, third]))).toBe(true);
+    await db.destroy();
+  });
+
+  it('fails the commit whose fsync failed, and every commit after it', async () => {
+    const { file, sqlite } = fileDatabase();
+    const { walSync, finishNext } = manualSync(`${file}-wal`);
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
+    const created = sql`create table t (n integer)`.execute(db);
+    await finishNext();
+    await created;
+    const doomed = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    await settles(doomed);
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    await finishNext(eio);
+    await expect(doomed).rejects.toThrow('EIO');
+    await expect(db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx))).rejects.toThrow('EIO');
+    await db.destroy();
+  });
+
+  it('keeps what was answered across a reopen, with the real fsync', async () => {
+    const { file, sqlite } = fileDatabase();
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, new WalSync(`${file}-wal`)) });
+    await sql`create table t (n integer)`.execute(db);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => db.transaction().execute((tx) => sql`insert into t (n) values (${i})`.execute(tx))));
+    await db.destroy();
+    const reopened = new BetterSqlite3(file);
+    expect(reopened.prepare('select count(*) as c from t').get()).toEqual({ c: 50 });
+    reopened.close();
+  });
 });
