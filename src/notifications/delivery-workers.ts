@@ -1,8 +1,8 @@
 // N workers delivering the queue's jobs (e-mail, webhooks) on a worker node. One claim
 // statement fills every idle worker with the due head of a different lane; each delivery runs
 // outside any transaction under a lease; outcomes that finish together are written in one
-// transaction with the next claim (on SQLite the commit's fsync stops the process, so it is
-// best taken between rounds of deliveries rather than during them). Several nodes may run
+// transaction with the next claim, an asynchronous commit (queue-store.ts: finishAndClaim).
+// Several nodes may run
 // workers on one database: a job is leased to one of them, and a node that dies mid-delivery
 // leaves its jobs due again when their leases end.
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ export interface WorkerOptions {
   webhookTimeoutMs: number;
   /**
    * How long a turn may wait for the deliveries under way to finish, so their outcomes share
-   * one commit (on SQLite an fsync that stops the process a few milliseconds) with the next claim.
+   * one commit with the next claim.
    */
   gatherMs: number;
   /** Finished jobs and attempts are kept this long (the delivery log), then pruned. */

@@ -16,6 +16,15 @@ export interface Database {
    * (replicas refuse writes). When no replica answers, reads go to the primary.
    */
   readonly replica: Kysely<object>;
+  /**
+   * The same database with asynchronous commits (PostgreSQL's term): a commit through it returns
+   * once written, without waiting for it to reach the disk, so a crash of the machine (not of
+   * the process) may lose the last few. Only for writes nobody is told about and that are safe
+   * to lose and redo: the delivery workers' leases and outcomes (a lost one is a delivery made
+   * again, which at-least-once delivery allows). Any later commit waited for as usual makes
+   * these durable too: the log is written in order. On PostgreSQL, the same as `kysely`.
+   */
+  readonly asyncCommit: Kysely<object>;
   readonly dialect: Dialect;
   /** A short description for logs, without credentials. */
   readonly describe: string;

@@ -25,6 +25,9 @@ export async function openPostgres(url: string, options: { replicaUrls?: readonl
   const replica = replicas ? new Kysely<object>({ dialect: poolsDialect([replicas, primary]) }) : kysely;
   const database: Database = {
     kysely,
+    // Every commit waits for its WAL flush (and the standby's) here: the writes that could do
+    // without are not where the time goes on a multi-node cluster.
+    asyncCommit: kysely,
     replica,
     dialect: 'postgres',
     describe: `postgres ${redactUrl(url)}${replicas ? ` (reads that tolerate lag on ${replicas.hostCount} replica host${replicas.hostCount === 1 ? '' : 's'})` : ''}`,

@@ -21,9 +21,11 @@ export function openSqlite(dataDir: string): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.defaultSafeIntegers(true);
-  const kysely = new Kysely<object>({ dialect: new FairSqliteDialect(sqlite, new WalSync(`${file}-wal`)) });
+  const dialect = new FairSqliteDialect(sqlite, new WalSync(`${file}-wal`));
+  const kysely = new Kysely<object>({ dialect });
   return {
     kysely,
+    asyncCommit: new Kysely<object>({ dialect: dialect.asyncCommitDialect() }),
     replica: kysely, // one file, no replicas
     dialect: 'sqlite',
     describe: `sqlite ${file}`,

@@ -87,7 +87,7 @@ describe('durable commits off the event loop (WalSync)', () => {
     await db.destroy();
   });
 
-  it('hands the connection to the next transaction while the last commit is still being synced, and shares one fsync among the commits that queued behind it', async () => {
+  it('keeps the connection until the commit is on disk: nobody reads it, nor writes after it, before its fsync ends', async () => {
     const { file, sqlite } = fileDatabase();
     const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
     const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
@@ -97,20 +97,17 @@ describe('durable commits off the event loop (WalSync)', () => {
 
     const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
     await settles(first);
-    // The first commit's fsync is running; two more transactions commit meanwhile.
+    expect(pending).toHaveLength(1); // its fsync is running
+    const read = sql<{ c: bigint }>`select count(*) as c from t`.execute(db);
     const second = db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx));
-    const third = db.transaction().execute((tx) => sql`insert into t (n) values (3)`.execute(tx));
-    expect(await settles(Promise.all([second, third]))).toBe(false);
-    // Both are committed (a read sees them) though nobody has been answered yet.
-    expect((await sql<{ c: bigint }>`select count(*) as c from t`.execute(db)).rows[0]!.c).toBe(3);
-    expect(pending).toHaveLength(1);
+    expect(await settles(read)).toBe(false);
+    expect(await settles(second)).toBe(false);
 
-    await finishNext(); // the first commit's fsync: it does not cover the later two
-    expect(await settles(first)).toBe(true);
-    expect(await settles(Promise.all([second, third]))).toBe(false);
-    expect(pending).toHaveLength(1); // one fsync for both
     await finishNext();
-    expect(await settles(Promise.all([second, third]))).toBe(true);
+    expect(await settles(first)).toBe(true);
+    expect((await read).rows[0]!.c).toBe(1);
+    await finishNext(); // the second commit's own fsync
+    await second;
     await db.destroy();
   });
 
@@ -139,5 +136,55 @@ describe('durable commits off the event loop (WalSync)', () => {
     const reopened = new BetterSqlite3(file);
     expect(reopened.prepare('select count(*) as c from t').get()).toEqual({ c: 50 });
     reopened.close();
+  });
+});
+
+describe('asynchronous commits on the same connection (Database.asyncCommit)', () => {
+  it('return once written without waiting for the fsync, share the connection in arrival order, and stay open when their Kysely is destroyed', async () => {
+    const { file, sqlite } = fileDatabase();
+    const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
+    const dialect = new FairSqliteDialect(sqlite, walSync);
+    const db = new Kysely<any>({ dialect });
+    const asyncDb = new Kysely<any>({ dialect: dialect.asyncCommitDialect() });
+    const created = sql`create table t (n integer)`.execute(db);
+    await finishNext();
+    await created;
+
+    // Not waited for: answered though its fsync has not even finished.
+    await asyncDb.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    expect(pending).toHaveLength(1);
+    // A waited-for commit after it waits for a sync that covers both.
+    const waited = db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx));
+    expect(await settles(waited)).toBe(false);
+    await finishNext();
+    await finishNext();
+    await waited;
+
+    // One connection: a transaction on either Kysely runs alone.
+    const order: string[] = [];
+    await Promise.all([
+      db.transaction().execute(async (tx) => {
+        order.push('a begins');
+        await sql`insert into t (n) values (3)`.execute(tx);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        order.push('a ends');
+      }),
+      asyncDb.transaction().execute(async (tx) => {
+        order.push('b begins');
+        await sql`insert into t (n) values (4)`.execute(tx);
+        order.push('b ends');
+      }),
+      (async () => {
+        while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        await finishNext();
+        while (pending.length > 0) await finishNext();
+      })(),
+    ]);
+    expect(order).toEqual(['a begins', 'a ends', 'b begins', 'b ends']);
+    while (pending.length > 0) await finishNext(); // b's fsync, which nobody waited for
+
+    await asyncDb.destroy();
+    expect((await sql<{ c: bigint }>`select count(*) as c from t`.execute(db)).rows[0]!.c).toBe(4);
+    await db.destroy();
   });
 });

@@ -30,14 +30,30 @@ import {
 export const STATEMENT_CACHE_MAX = 500;
 
 export class FairSqliteDialect implements Dialect {
+  private readonly driver: FairSqliteDriver;
+
   /** `walSync`: for a file database in WAL mode with `synchronous = NORMAL`; without it commits are as durable as the connection's own setting makes them. */
-  constructor(
-    private readonly database: BetterSqlite3.Database,
-    private readonly walSync?: WalSync,
-  ) {}
-  createDriver(): Driver {
-    return new FairSqliteDriver(this.database, this.walSync);
+  constructor(database: BetterSqlite3.Database, walSync?: WalSync) {
+    this.driver = new FairSqliteDriver(database, walSync, true, undefined);
   }
+
+  createDriver(): Driver {
+    return this.driver;
+  }
+
+  /**
+   * The same connection (its lock, its statements) for a second Kysely whose commits do not
+   * wait for their fsync: Database.asyncCommit. Destroying that Kysely leaves the connection open.
+   */
+  asyncCommitDialect(): Dialect {
+    return {
+      createDriver: () => this.driver.withoutSyncWait(),
+      createQueryCompiler: () => this.createQueryCompiler(),
+      createAdapter: () => this.createAdapter(),
+      createIntrospector: (db) => this.createIntrospector(db),
+    };
+  }
+
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
   }
@@ -70,14 +86,23 @@ class FifoLock {
 }
 
 class FairSqliteDriver implements Driver {
-  private readonly lock = new FifoLock();
+  private readonly lock: FifoLock;
   private readonly statements: StatementCache;
 
   constructor(
     private readonly database: BetterSqlite3.Database,
     private readonly walSync: WalSync | undefined,
+    /** False for the async-commit sibling: a commit returns once written. */
+    private readonly waitForSync: boolean,
+    /** The driver whose connection this one shares (the sibling's), else none. */
+    private readonly owner: FairSqliteDriver | undefined,
   ) {
-    this.statements = new StatementCache(database);
+    this.lock = owner?.lock ?? new FifoLock();
+    this.statements = owner?.statements ?? new StatementCache(database);
+  }
+
+  withoutSyncWait(): FairSqliteDriver {
+    return new FairSqliteDriver(this.database, this.walSync, false, this);
   }
 
   async init(): Promise<void> {}
@@ -85,7 +110,7 @@ class FairSqliteDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.acquire();
     // A lease per acquisition: a commit gives the lock back early, and the lease remembers it.
-    return new ConnectionLease(this.statements, this.database, this.walSync);
+    return new ConnectionLease(this.statements, this.database, this.walSync, this.waitForSync);
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -99,18 +124,24 @@ class FairSqliteDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const lease = connection as ConnectionLease;
     lease.runControl('commit');
-    if (!this.walSync) return;
-    // Committed in the WAL: the next transaction may start; this one's caller hears back
-    // once the WAL is on disk.
+    // Waited for with the connection still held: nobody reads a commit before it is on disk.
+    // The event loop runs meanwhile (the fsync is on the thread pool), so requests keep being
+    // parsed, validated and gathered into the next group. An async commit gives the connection
+    // back at once: the next transaction may read it before its fsync ends.
+    lease.committed = true;
+    if (this.waitForSync) {
+      await lease.durable();
+      return;
+    }
     if (lease.giveBack()) this.lock.release();
-    await this.walSync.afterCommit();
+    void lease.durable(); // starts its fsync; nobody waits for it
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const lease = connection as ConnectionLease;
-    // Kysely rolls back when commitTransaction throws. A lease given back has committed (only
-    // its fsync failed), and the connection may be running someone else's transaction now.
-    if (lease.isHeld()) lease.runControl('rollback');
+    // Kysely rolls back when commitTransaction throws: after the commit statement ran, only its
+    // fsync failed, and there is nothing to roll back.
+    if (!lease.committed) lease.runControl('rollback');
   }
 
   async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
@@ -126,6 +157,7 @@ class FairSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    if (this.owner) return; // the connection is the owner's to close
     // Every commit answered so far is on disk already; wait for the ones still syncing.
     await this.walSync?.close();
     this.database.close();
@@ -157,15 +189,24 @@ class StatementCache {
 
 class ConnectionLease implements DatabaseConnection {
   private held = true;
+  /** Set once the commit statement has run. */
+  committed = false;
 
   constructor(
     private readonly statements: StatementCache,
     private readonly database: BetterSqlite3.Database,
     private readonly walSync: WalSync | undefined,
+    private readonly waitForSync: boolean,
   ) {}
 
-  isHeld(): boolean {
-    return this.held;
+  /** After a commit: resolves once it is on disk, or at once for an async-commit connection. */
+  durable(): Promise<void> | undefined {
+    if (!this.walSync) return undefined;
+    const wait = this.walSync.afterCommit();
+    if (this.waitForSync) return wait;
+    // Nobody waits; a failed fsync fails every later waited-for commit (WalSync), so it is seen.
+    wait.catch(() => {});
+    return undefined;
   }
 
   /** True the first time: the caller then hands the driver's lock on. */
@@ -186,7 +227,7 @@ class ConnectionLease implements DatabaseConnection {
     if (statement.reader) return { rows: statement.all(parameters) as R[] };
     const { changes, lastInsertRowid } = statement.run(parameters);
     // A write outside a transaction committed on its own: answer once it is on disk.
-    if (this.walSync && !this.database.inTransaction) await this.walSync.afterCommit();
+    if (!this.database.inTransaction) await this.durable();
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
