@@ -67,6 +67,18 @@ async function settles(promise: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
+/** A file database with table `t`, on a WalSync whose fsyncs the test finishes. */
+async function withTable() {
+  const { file, sqlite } = fileDatabase();
+  const sync = manualSync(`${file}-wal`);
+  const dialect = new FairSqliteDialect(sqlite, sync.walSync);
+  const db = new Kysely<any>({ dialect });
+  const created = sql`create table t (n integer)`.execute(db);
+  await sync.finishNext();
+  await created;
+  return { ...sync, dialect, db };
+}
+
 describe('durable commits off the event loop (WalSync)', () => {
   it('answers a committer only after an fsync of the WAL that began after its commit', async () => {
     const { file, sqlite } = fileDatabase();
@@ -88,12 +100,7 @@ describe('durable commits off the event loop (WalSync)', () => {
   });
 
   it('keeps the connection until the commit is on disk: nobody reads it, nor writes after it, before its fsync ends', async () => {
-    const { file, sqlite } = fileDatabase();
-    const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
-    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
-    const created = sql`create table t (n integer)`.execute(db);
-    await finishNext();
-    await created;
+    const { db, pending, finishNext } = await withTable();
 
     const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
     await settles(first);
@@ -112,12 +119,7 @@ describe('durable commits off the event loop (WalSync)', () => {
   });
 
   it('fails the commit whose fsync failed, and every commit after it', async () => {
-    const { file, sqlite } = fileDatabase();
-    const { walSync, finishNext } = manualSync(`${file}-wal`);
-    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, walSync) });
-    const created = sql`create table t (n integer)`.execute(db);
-    await finishNext();
-    await created;
+    const { db, finishNext } = await withTable();
     const doomed = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
     await settles(doomed);
     const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
@@ -141,14 +143,8 @@ describe('durable commits off the event loop (WalSync)', () => {
 
 describe('asynchronous commits on the same connection (Database.asyncCommit)', () => {
   it('return once written without waiting for the fsync, share the connection in arrival order, and stay open when their Kysely is destroyed', async () => {
-    const { file, sqlite } = fileDatabase();
-    const { walSync, pending, finishNext } = manualSync(`${file}-wal`);
-    const dialect = new FairSqliteDialect(sqlite, walSync);
-    const db = new Kysely<any>({ dialect });
+    const { dialect, db, pending, finishNext } = await withTable();
     const asyncDb = new Kysely<any>({ dialect: dialect.asyncCommitDialect() });
-    const created = sql`create table t (n integer)`.execute(db);
-    await finishNext();
-    await created;
 
     // Not waited for: answered though its fsync has not even finished.
     await asyncDb.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
