@@ -41,8 +41,8 @@ import { NATS_CLUSTER_AVAILABLE, type NatsNode } from '../test/support/nats-clus
 import { request, type Answer } from '../test/support/process.js';
 import { Histogram, now, type ConnectAnswer, type PhaseReport } from './fanout/shared.js';
 import { cpuSecondsOf, fmt, openBenchAuction, percentile, sleep, tail } from './support.js';
-import { children, cpuWaitSecondsOf, GavelNode, killAllNow, startNatsServer, startWatchdog, usePidDir } from './cluster/nodes.js';
-import { merged, SubscriberWorker } from './cluster/subscribers.js';
+import { children, cpuWaitSecondsOf, forkTracked, GavelNode, killAllNow, startNatsServer, startWatchdog, usePidDir } from './cluster/nodes.js';
+import { merged, SubscriberWorker } from './fanout/workers.js';
 import { verifyChain } from '../src/platform/journal/hash-chain.js';
 
 const num = (name: string, fallback: number) => {
@@ -842,7 +842,7 @@ try {
       `spends ${fmt(costs.relayMs, 2)} ms (relaying them to nobody, and the outbox publisher every node runs); all less their idle CPU: ${Object.entries(costs.idle).map(([k, v]) => `${k} ${fmt(v * 100, 1)} %`).join(', ')} of a core`,
   );
 
-  const workers = await Promise.all([SubscriberWorker.start(), SubscriberWorker.start()]);
+  const workers = await Promise.all([SubscriberWorker.start(forkTracked), SubscriberWorker.start(forkTracked)]);
   const clocks = await Promise.all(workers.map((w) => w.clockOffset()));
   console.log(`  clock check: each client worker's clock minus this one's ${clocks.map((c) => `${fmt(c.offsetMs, 2)} ± ${fmt(c.uncertaintyMs, 2)}`).join(', ')} ms`);
   const half = Math.floor(SUBSCRIBERS / 2);

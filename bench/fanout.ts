@@ -35,7 +35,8 @@ import { fileURLToPath } from 'node:url';
 import { WS_LIMITS_DEFAULT } from '../src/gateway/ws.js';
 import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
 import { openBenchAuction } from './support.js';
-import { Histogram, now, type ConnectAnswer, type CountAnswer, type FromWorker, type PhaseReport, type WorkerRequest } from './fanout/shared.js';
+import { SubscriberWorker } from './fanout/workers.js';
+import { Histogram, now, type ConnectAnswer, type CountAnswer, type PhaseReport, type WorkerRequest } from './fanout/shared.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const LEVELS = (process.env.FANOUT_LEVELS ?? '1000,10000,15000,20000').split(',').map((s) => Number(s.trim()));
@@ -63,7 +64,6 @@ const ADMIN = { email: 'bench-admin@gavel.test', password: 'bench-admin-password
 const PASSWORD = 'bench-password-long';
 const STARTING_CENTS = 1_000; // 10.00 USD
 const INCREMENT_CENTS = 100; // a flat 1.00 ladder: bid k is 10.00 + k × 1.00
-const CLIENT_SCRIPT = fileURLToPath(new URL('./fanout/clients.ts', import.meta.url));
 const BARE_SCRIPT = fileURLToPath(new URL('./fanout/bare-server.ts', import.meta.url));
 
 type ServerKind = 'bare' | 'gavel';
@@ -217,65 +217,9 @@ function logProblems(file: string): string {
 }
 
 /** A forked client worker and its request/answer channel. */
-class ClientWorker {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (answer: any) => void; reject: (error: Error) => void }>();
-  opened = 0;
-  failed = 0;
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (message: FromWorker | { type: 'progress'; opened: number; failed: number } | { type: 'ready' }) => {
-      if (message.type === 'progress') {
-        this.opened = message.opened;
-        this.failed = message.failed;
-        return;
-      }
-      if (message.type === 'ready') return;
-      const waiter = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (message.type === 'answer') waiter?.resolve(message.answer);
-      else waiter?.reject(new Error(`client worker ${child.pid}: ${message.error}`));
-    });
-    child.once('exit', (code, signal) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`client worker ${child.pid} exited (code ${code}, signal ${signal})`));
-      this.pending.clear();
-    });
-  }
+const askAll = <T>(workers: SubscriberWorker[], message: WorkerRequest, timeoutMs?: number) => Promise.all(workers.map((w) => w.ask<T>(message, timeoutMs)));
 
-  static async start(): Promise<ClientWorker> {
-    const child = track(fork(CLIENT_SCRIPT, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env: childEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-    await within(READY_TIMEOUT_MS, 'a client worker to start', new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`client worker exited with ${code} before it was ready`)));
-    }));
-    return new ClientWorker(child);
-  }
-
-  ask<T>(message: WorkerRequest, timeoutMs = 120_000): Promise<T> {
-    const id = this.nextId++;
-    const answer = new Promise<T>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.child.send({ ...message, id });
-    return within(timeoutMs, `client worker ${this.child.pid} to answer "${message.type}"`, answer);
-  }
-}
-
-const askAll = <T>(workers: ClientWorker[], message: WorkerRequest, timeoutMs?: number) => Promise.all(workers.map((w) => w.ask<T>(message, timeoutMs)));
-
-/**
- * How far a worker's clock reads from this one's, NTP style: over a few round trips, the one
- * with the shortest round trip bounds the offset best (± half of it).
- */
-async function clockOffset(worker: ClientWorker): Promise<{ offsetMs: number; uncertaintyMs: number }> {
-  let best = { offsetMs: NaN, uncertaintyMs: Infinity };
-  for (let i = 0; i < 7; i++) {
-    const sent = now();
-    const workerMinusSent = await worker.ask<number>({ type: 'clock', driverMs: sent });
-    const roundTrip = now() - sent;
-    if (roundTrip / 2 < best.uncertaintyMs) best = { offsetMs: workerMinusSent - roundTrip / 2, uncertaintyMs: roundTrip / 2 };
-  }
-  return best;
-}
-
-async function counts(workers: ClientWorker[]): Promise<CountAnswer> {
+async function counts(workers: SubscriberWorker[]): Promise<CountAnswer> {
   const all = await askAll<CountAnswer>(workers, { type: 'count' }, 30_000);
   return all.reduce((a, c) => ({ priceEvents: a.priceEvents + c.priceEvents, keyEvents: a.keyEvents + c.keyEvents, open: a.open + c.open }), { priceEvents: 0, keyEvents: 0, open: 0 });
 }
@@ -383,7 +327,7 @@ interface RunResult {
   phases: PhaseResult[];
 }
 
-async function measure(kind: ServerKind, n: number, workers: ClientWorker[], dir: string, addresses: () => string): Promise<RunResult> {
+async function measure(kind: ServerKind, n: number, workers: SubscriberWorker[], dir: string, addresses: () => string): Promise<RunResult> {
   const label = `${kind}-${n}`;
   const server = await startServer(kind, dir, label);
   try {
@@ -448,7 +392,7 @@ async function measure(kind: ServerKind, n: number, workers: ClientWorker[], dir
       const before = await counts(workers);
       const cpuBefore = cpuSecondsOf(server.pid);
       const waitBefore = cpuWaitNsOf(server.pid);
-      const clientCpuBefore = workers.reduce((a, w) => a + cpuSecondsOf(w.child.pid!), 0);
+      const clientCpuBefore = workers.reduce((a, w) => a + cpuSecondsOf(w.pid), 0);
       const began = performance.now();
       const count = Math.max(1, Math.round(spec.rate * spec.seconds));
       const acks: Array<Promise<Answer & { ms: number }>> = [];
@@ -496,7 +440,7 @@ async function measure(kind: ServerKind, n: number, workers: ClientWorker[], dir
         const seconds = (performance.now() - began) / 1000;
         const cpuSeconds = cpuSecondsOf(server.pid) - cpuBefore;
         const waitSeconds = (cpuWaitNsOf(server.pid) - waitBefore) / 1e9;
-        const clientCpuSeconds = workers.reduce((a, w) => a + cpuSecondsOf(w.child.pid!), 0) - clientCpuBefore;
+        const clientCpuSeconds = workers.reduce((a, w) => a + cpuSecondsOf(w.pid), 0) - clientCpuBefore;
         const metricsAfter = await room.metrics();
         const accepted = answers.filter((a) => a.status === room.acceptedStatus).length;
         const refused: Record<string, number> = {};
@@ -676,9 +620,9 @@ try {
     const clients = Math.max(MIN_CLIENTS, Math.ceil(n / SOCKETS_PER_CLIENT));
     if (Math.ceil(n / clients) > fdLimit - FD_RESERVE) throw new Error(`${fmt(n)} subscribers over ${clients} client workers exceeds ${fmt(fdLimit)} open files per process`);
     console.log(`\n== ${fmt(n)} subscribers: ${clients} client worker processes of about ${fmt(Math.ceil(n / clients))} sockets each (${((performance.now() - began) / 1000).toFixed(0)} s into the run; ${load()})`);
-    const workers = await Promise.all(Array.from({ length: clients }, () => ClientWorker.start()));
+    const workers = await Promise.all(Array.from({ length: clients }, () => SubscriberWorker.start((script) => track(fork(script, [], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env: childEnv(), serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })))));
     try {
-      const clocks = await Promise.all(workers.map(clockOffset));
+      const clocks = await Promise.all(workers.map((w) => w.clockOffset()));
       console.log(`  clock check: each worker's clock minus this one's ${clocks.map((c) => `${fmt(c.offsetMs, 2)} ± ${fmt(c.uncertaintyMs, 2)}`).join(', ')} ms`);
       if (clocks.some((c) => Math.abs(c.offsetMs) - c.uncertaintyMs > 2)) console.log('  WARNING: the clocks disagree by more than 2 ms; latencies are off by as much');
       for (const kind of SERVERS) results.push(await measure(kind, n, workers, dir, nextAddress));

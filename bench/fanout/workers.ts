@@ -1,14 +1,13 @@
-// The driver's side of bench:fanout's client workers (bench/fanout/clients.ts, forked as they
-// are, speaking the protocol of bench/fanout/shared.ts): each worker holds its share of the
-// WebSocket subscribers and answers with summaries. bench/cluster.ts points each worker at one
-// api node, so a worker's figures are that node's.
+// The driver's side of the client workers (bench/fanout/clients.ts, speaking the protocol of
+// bench/fanout/shared.ts), for bench:fanout and bench:cluster: each worker holds its share of
+// the WebSocket subscribers and answers with summaries. bench/cluster.ts points each worker at
+// one api node, so a worker's figures are that node's.
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { within } from '../../test/support/process.js';
-import { Histogram, now, type ConnectAnswer, type CountAnswer, type FromWorker, type PhaseReport, type WorkerRequest } from '../fanout/shared.js';
-import { forkTracked } from './nodes.js';
+import { Histogram, now, type ConnectAnswer, type CountAnswer, type FromWorker, type PhaseReport, type WorkerRequest } from './shared.js';
 
-const CLIENT_SCRIPT = fileURLToPath(new URL('../fanout/clients.ts', import.meta.url));
+const CLIENT_SCRIPT = fileURLToPath(new URL('./clients.ts', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 
 export class SubscriberWorker {
@@ -40,8 +39,9 @@ export class SubscriberWorker {
     return this.child.pid!;
   }
 
-  static async start(): Promise<SubscriberWorker> {
-    const child = forkTracked(CLIENT_SCRIPT);
+  /** `forkChild` forks the script with IPC (each bench tracks its children its own way). */
+  static async start(forkChild: (script: string) => ChildProcess): Promise<SubscriberWorker> {
+    const child = forkChild(CLIENT_SCRIPT);
     await within(
       READY_TIMEOUT_MS,
       'a client worker to start',
