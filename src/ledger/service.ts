@@ -60,8 +60,6 @@ const RETRYABLE_PG_CODES = new Set(['40P01', '40001']); // deadlock, serializati
 const MAX_ATTEMPTS = 5;
 /** Ledger groups committing at once on PostgreSQL (each holds one pooled connection). */
 const LEDGER_PG_GROUPS_IN_FLIGHT = 1;
-/** Ledger groups between their start and their durable commit on SQLite: one applying, the rest waiting for their fsync. */
-const LEDGER_SQLITE_GROUPS_IN_FLIGHT = 4;
 export const EXPIRY_BATCH = 200;
 
 export class LedgerService {
@@ -73,9 +71,10 @@ export class LedgerService {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    // SQLite: the next group is applied while the previous one's fsync runs (the connection is
-    // free once a commit has run). PostgreSQL: see LEDGER_PG_GROUPS_IN_FLIGHT.
-    this.batcher = new BatchCommitter((batches) => this.commitGroup(batches), undefined, store.database.singleWriter ? LEDGER_SQLITE_GROUPS_IN_FLIGHT : LEDGER_PG_GROUPS_IN_FLIGHT);
+    // SQLite: one group at a time (the connection is held until a commit is on disk, so a second
+    // group would only wait for it, smaller); what arrives meanwhile gathers into the next.
+    // PostgreSQL: see LEDGER_PG_GROUPS_IN_FLIGHT.
+    this.batcher = new BatchCommitter((batches) => this.commitGroup(batches), undefined, store.database.singleWriter ? 1 : LEDGER_PG_GROUPS_IN_FLIGHT);
   }
 
   /** Loads assets and makes sure every currency has its system accounts. */
