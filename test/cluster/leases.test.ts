@@ -1,7 +1,7 @@
 // Market leases on both adapters (in process; NATS JetStream KV against a real server), the
 // keeper that holds them, and the fence that makes a superseded owner's writes fail.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { InProcessLeases, JetStreamLeases, type LeaseStore } from '../../src/cluster/leases.js';
@@ -14,13 +14,11 @@ import { migrateModule } from '../../src/platform/db/migrations.js';
 import { createLogger } from '../../src/platform/logging.js';
 import { DIALECTS, scratchStorage } from '../support/databases.js';
 import { NATS_AVAILABLE, connectNats, scratchBucket } from '../support/nats.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const TTL_MS = 1_000;
 const silent = createLogger('silent');
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Adapter {
   store: LeaseStore;

@@ -2,7 +2,7 @@
 // markets up to its fair share, gives one back per rescan while it holds more than its share
 // plus one, and takes any market that stays free (a dead engine still counted). In process with
 // a manual clock, rounds driven by hand; and once over a real NATS JetStream KV bucket.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
 import { InProcessLeases, JetStreamLeases, LEASE_KEY, type LeaseStore } from '../../src/cluster/leases.js';
 import { MarketHost, membershipKey } from '../../src/cluster/market-host.js';
@@ -10,16 +10,14 @@ import { MarketRouter } from '../../src/cluster/market-router.js';
 import { ManualClock, systemClock, type Clock } from '../../src/platform/clock.js';
 import { createLogger } from '../../src/platform/logging.js';
 import { NATS_AVAILABLE, connectNats, scratchBucket } from '../support/nats.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const TTL_MS = 900;
 /** The keeper's default tick: a third of the TTL. */
 const TICK_MS = TTL_MS / 3;
 const MARKETS = Array.from({ length: 10 }, (_, i) => `a${i}`);
 const silent = createLogger('silent');
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Engine {
   name: string;

@@ -2,7 +2,7 @@
 // between processes (a real server), refusals crossing intact, no owner → 503, and ownership
 // moving with the lease when an engine dies.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { MarketRouter } from '../../src/cluster/market-router.js';
@@ -12,12 +12,10 @@ import { AppError } from '../../src/platform/errors.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { createLogger } from '../../src/platform/logging.js';
 import { NATS_AVAILABLE, connectNats, scratchBucket } from '../support/nats.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const silent = createLogger('silent');
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 /** A router whose `bid` handler says which engine ran it and refuses amounts below 10. */
 function engine(name: string, nats: ConstructorParameters<typeof MarketRouter>[0]['nats'], subjectPrefix: string) {

@@ -4,7 +4,7 @@
 // discards it; the count of attempts survives a restart; and the admin routes.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -22,16 +22,14 @@ import { DIALECTS, scratchStorage } from '../support/databases.js';
 import { startTestNode, type TestNode } from '../support/gavel.js';
 import { NATS_AVAILABLE, connectNats } from '../support/nats.js';
 import { expectProblem, ROOMY_LIMITS } from '../support/problems.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const silent = createLogger('silent');
 const TOPIC = 'test.thing.happened';
 const FAST = { pollIntervalMs: 20, retryFirstDelayMs: 10, retryMaxDelayMs: 50 };
 const ADMIN: Principal = { userId: 'admin-1', roles: ['admin'], sessionId: 'session-1' };
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = cleanupsAfterEach({ ignoreFailures: true });
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;

@@ -3,7 +3,7 @@
 // redeliveries, a failing handler and a time with no worker; and the purchase saga runs over it.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -19,12 +19,10 @@ import { DIALECTS, scratchStorage } from '../support/databases.js';
 import { startTestNode } from '../support/gavel.js';
 import { NATS_AVAILABLE, NATS_TEST_URL, connectNats, scratchClusterNames } from '../support/nats.js';
 import { openShop } from '../orders/purchase-support.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const silent = createLogger('silent');
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = cleanupsAfterEach({ ignoreFailures: true });
 
 /** A stream and subject prefix of this test's own, deleted afterwards. */
 async function scratchStream(nc: NatsConnection): Promise<{ stream: string; subjectPrefix: string; count(): Promise<number> }> {
