@@ -250,11 +250,9 @@ export class QueueStore {
    * the next jobs — a lane's next job is taken only once its predecessor's outcome is in.
    * An attempt whose lease is gone (it ran past it and another worker took the job) changes
    * nothing but its log line. Returns the ids whose outcome was written and the jobs taken.
-   */
-  /**
-   * Writes outcomes and leases jobs in one commit, which the workers do not wait to reach the
-   * disk (Database.asyncCommit): a lease or an outcome lost with the machine is a delivery made
-   * again, which at-least-once delivery allows, and the workers' next round starts at once.
+   * The commit is asynchronous (Database.asyncCommit): the workers do not wait for it to reach
+   * the disk, since a lease or an outcome lost with the machine is a delivery made again, which
+   * at-least-once delivery allows.
    */
   async finishAndClaim(results: readonly Finished[], claim: ClaimOptions): Promise<{ applied: Set<string>; claimed: Job[] }> {
     if (results.length === 0) return { applied: new Set(), claimed: await this.claim(claim, this.dbAsyncCommit) };

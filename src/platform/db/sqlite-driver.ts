@@ -6,9 +6,10 @@
 //   about a third of the ledger's time on the hot path;
 // - commits made durable off the event loop (WalSync): the connection runs with
 //   `synchronous = NORMAL`, so a commit only writes the WAL, and the driver answers the
-//   committer after an fdatasync of the WAL on libuv's thread pool. The connection goes to
-//   the next transaction as soon as the commit statement has run, so one group's fsync
-//   overlaps the next group's work, and fsyncs that queue up are served by one.
+//   committer after an fdatasync of the WAL on libuv's thread pool. The connection stays held
+//   until then (nobody reads a commit that is not yet on disk), but the event loop runs on;
+//   async commits (asyncCommitDialect) hand it on at once, and fsyncs that queue up are served
+//   by one.
 import { close, fdatasync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -109,7 +110,7 @@ class FairSqliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.acquire();
-    // A lease per acquisition: a commit gives the lock back early, and the lease remembers it.
+    // A lease per acquisition: an async commit gives the lock back early, and the lease remembers it.
     return new ConnectionLease(this.statements, this.database, this.walSync, this.waitForSync);
   }
 
