@@ -1,8 +1,9 @@
 // What the gateway keeps per socket: who it is, what it follows, what waits to be sent, and
 // the counters that bound what a client may do (message rate, protocol errors, commands).
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../platform/auth/principal.js';
-import { SendQueue, type SendQueueCounters, type SendQueueLimits } from './ws-send-queue.js';
+import { SendQueue, SocketFrameSink, type SendQueueCounters, type SendQueueLimits } from './ws-send-queue.js';
 
 /** One socket's interest in one topic. */
 export interface Subscription {
@@ -47,11 +48,13 @@ export class Connection {
   constructor(
     readonly id: number,
     readonly socket: WebSocket,
+    /** The socket `socket` was made on: frames go to it directly (ws-send-queue.ts). */
+    rawSocket: Duplex,
     private readonly limits: ConnectionLimits,
     counters: SendQueueCounters,
     nowMs: number,
   ) {
-    this.queue = new SendQueue(socket, limits, counters);
+    this.queue = new SendQueue(new SocketFrameSink(socket, rawSocket), limits, counters);
     this.messageTokens = limits.messagesBurst;
     this.refilledAtMs = nowMs;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));

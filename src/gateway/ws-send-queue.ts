@@ -1,20 +1,77 @@
 // One socket's outgoing messages, bounded. While the socket keeps up, a message goes straight
-// to `ws` (and on to the kernel). Once `ws` holds `socketBufferBytes` unsent, the socket is
+// to the socket (and on to the kernel). Once the socket holds `socketBufferBytes` unsent, it is
 // "behind": further messages wait here, a conflatable one replaces the waiting message with the
 // same key (latest wins), and a message with no key is never dropped. When the backlog passes
 // its bound the caller closes the socket; other sockets never wait for this one.
 //
-// Only public `ws` API is used: `bufferedAmount` to see how much is unsent, and the callback of
-// the one send that crossed the limit as the signal that the socket drained.
+// Messages are whole WebSocket frames (`textFrame`), built once per message however many sockets
+// it goes to, and written as they are: see `SocketFrameSink` for why that is safe beside `ws`.
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
 
-/** The part of a `ws` WebSocket this queue writes to. */
+/** Where a queue writes its frames: a socket, or a test's fake. */
 export interface FrameSink {
+  /** Bytes written but not yet taken by the kernel. */
   readonly bufferedAmount: number;
-  send(data: Buffer, options: { binary: boolean }, cb?: (error?: Error) => void): void;
+  write(frame: Buffer, cb?: (error?: Error | null) => void): void;
+}
+
+/**
+ * Serialises `message` as JSON straight into one final, unmasked text frame (RFC 6455 §5.2):
+ * the header and payload in one Buffer, so a socket write is one plain write, with no per-socket
+ * header and no cork + writev. Throws (before anything is sent) if `message` is not JSON-serialisable.
+ */
+export function textFrame(message: unknown): Buffer {
+  const json = JSON.stringify(message);
+  if (json === undefined) throw new TypeError('the message is not JSON-serialisable');
+  const length = Buffer.byteLength(json, 'utf8');
+  const headerBytes = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerBytes + length);
+  frame[0] = 0x81; // FIN + opcode 1 (text)
+  if (headerBytes === 2) {
+    frame[1] = length;
+  } else if (headerBytes === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2); // the length is a 64-bit integer; a message is far below 2^32 bytes
+    frame.writeUInt32BE(length, 6);
+  }
+  frame.write(json, headerBytes, 'utf8');
+  return frame;
+}
+
+/**
+ * Writes pre-built frames to the raw socket a `ws` WebSocket was made on (the one the gateway
+ * handed to `handleUpgrade`). Why not `ws.send`: it frames per socket, a header Buffer and a
+ * corked two-part write each time, which made our broadcast cost 1.28× a bare `ws` broadcast
+ * (bench:fanout). Why it is safe: with permessage-deflate off (the gateway never turns it on)
+ * `ws` writes each of its own frames (pings, pongs, close) to the same socket synchronously,
+ * never holding one back, so frames cannot interleave or reorder; and nothing is written once
+ * `ws` has left OPEN (it has sent or received a close frame), as `ws.send` would refuse.
+ */
+export class SocketFrameSink implements FrameSink {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: Duplex,
+  ) {}
+
+  get bufferedAmount(): number {
+    return this.raw.writableLength;
+  }
+
+  write(frame: Buffer, cb?: (error?: Error | null) => void): void {
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      if (cb) process.nextTick(cb, new Error('the WebSocket is not open'));
+      return;
+    }
+    this.raw.write(frame, cb);
+  }
 }
 
 export interface SendQueueLimits {
-  /** Unsent bytes `ws` may hold before messages wait here instead. */
+  /** Unsent bytes the socket may hold before messages wait here instead. */
   socketBufferBytes: number;
   /** Bytes waiting here beyond which the socket is given up (the caller closes it). */
   backlogBytesMax: number;
@@ -33,8 +90,6 @@ interface Waiting {
   key: string | undefined;
 }
 
-const TEXT = { binary: false } as const;
-
 export class SendQueue {
   private readonly waiting: Waiting[] = [];
   private head = 0;
@@ -44,7 +99,7 @@ export class SendQueue {
   /** A send carrying `onFlushed` is in flight: nothing more goes to `ws` until it fires. */
   private awaitingFlush = false;
   private closed = false;
-  private readonly onFlushed = (error?: Error): void => {
+  private readonly onFlushed = (error?: Error | null): void => {
     this.awaitingFlush = false;
     if (error) this.clear();
     else this.flush();
@@ -66,7 +121,7 @@ export class SendQueue {
   }
 
   /**
-   * Sends `payload` (a serialised text message), or queues it while the socket is behind.
+   * Sends `payload` (a whole frame: `textFrame`), or queues it while the socket is behind.
    * `conflationKey`: a later message with the same key supersedes this one while both wait.
    * Returns false when the backlog is over its bound: the caller must close the socket.
    */
@@ -116,18 +171,18 @@ export class SendQueue {
     this.head = 0;
   }
 
-  /** Hands `payload` to `ws`; the one that crosses the buffer limit carries the drain callback. */
+  /** Writes `payload` to the socket; the one that crosses the buffer limit carries the drain callback. */
   private write(payload: Buffer): void {
     this.counters.sent += 1;
     if (this.sink.bufferedAmount + payload.length < this.limits.socketBufferBytes) {
-      this.sink.send(payload, TEXT);
+      this.sink.write(payload);
       return;
     }
     this.awaitingFlush = true;
-    this.sink.send(payload, TEXT, this.onFlushed);
+    this.sink.write(payload, this.onFlushed);
   }
 
-  /** `ws` drained: send what waits, in order, until the socket is behind again. */
+  /** The socket drained: send what waits, in order, until the socket is behind again. */
   private flush(): void {
     while (!this.closed && !this.awaitingFlush && this.head < this.waiting.length) {
       const entry = this.waiting[this.head++]!;

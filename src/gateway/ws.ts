@@ -13,13 +13,13 @@
 //   when a person signs in on their first socket here or closes their last (the cluster relay
 //   subscribes to just those on NATS: src/cluster/realtime-relay.ts).
 //
-// Serialise once: `publish` builds the JSON text once into a Buffer and hands the same Buffer to
-// every subscriber's socket. `ws` then adds its 2–10 byte frame header per socket and writes
-// header and payload together (cork + writev); the payload is never copied or re-encoded.
-// Building the whole frame once (ws's public `Sender.frame`) would need the private
-// `WebSocket._socket` to write it, bypassing ws's own send path; measured here that saves about
-// 15–30 % of CPU per delivered message, but this file sticks to public `ws` API. Compression
-// (permessage-deflate) is off: it costs about 7× the CPU on small room messages.
+// Serialise once: `publish` builds the whole WebSocket frame once (JSON straight into a Buffer
+// behind its 2–10 byte header) and writes that same Buffer to every subscriber's socket, one
+// plain write each: no per-socket header, no cork + writev, no copy. `ws` still does the
+// handshake, reading, pings and closing; see `SocketFrameSink` (ws-send-queue.ts) for why our
+// writes beside it are safe. That took the broadcast from 1.28× to about 1× a bare `ws`
+// broadcast (bench:fanout). Compression (permessage-deflate) is off: it costs about 7× the CPU
+// on small room messages, and the direct writes rely on it being off.
 //
 // Options beyond the first sketch: `registry` (the node's prom-client registry, for the
 // gavel_ws_* metrics), `heartbeatMs`, and `limits` (every bound, WS_LIMITS_DEFAULT below).
@@ -37,6 +37,7 @@ import { AppError, problemOf, type FieldError, type Problem } from '../platform/
 import type { Logger } from '../platform/logging.js';
 import { Connection, type ConnectionLimits, type Subscription } from './ws-connection.js';
 import { TopicFanout } from './ws-fanout.js';
+import { textFrame } from './ws-send-queue.js';
 import { CLOSE_CODES, messageIdOf, parseClientMessage, parseTopic, type ClientMessage, type ErrorFrameCode, type MessageId, type ServerMessage } from './ws-protocol.js';
 
 export interface TopicSource {
@@ -184,6 +185,7 @@ export class WsGateway {
     this.onCommand = options.onCommand;
     for (const source of options.sources ?? []) this.addSource(source);
     this.fanout = new TopicFanout(this.limits.fanoutSliceSockets, (topic) => this.topics.get(topic), (subscription, e) => this.deliver(subscription, e.seq, e.payload, e.conflationKey));
+    // perMessageDeflate stays off: our frames are written beside ws's own (SocketFrameSink).
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: this.limits.framePayloadMax });
     registerMetrics(options.registry ?? new Registry(), () => this.stats());
   }
@@ -298,7 +300,7 @@ export class WsGateway {
     }
     if (socket.destroyed) return;
     if (this.closing) return refuseUpgrade(socket, 503, problemOf('NOT_READY', 'the server is shutting down: connect to another node'));
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req, auth));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, socket, req, auth));
   }
 
   /** A token on the upgrade: `Authorization: Bearer` (API clients) or `?token=` (browsers cannot set headers). */
@@ -310,8 +312,8 @@ export class WsGateway {
     return principal ? { principal, token } : 'invalid';
   }
 
-  private connected(socket: WebSocket, req: IncomingMessage, auth: UpgradeAuth): void {
-    const connection = new Connection(this.nextConnectionId++, socket, this.limits, this.counters, this.options.clock.nowMs());
+  private connected(socket: WebSocket, rawSocket: Duplex, req: IncomingMessage, auth: UpgradeAuth): void {
+    const connection = new Connection(this.nextConnectionId++, socket, rawSocket, this.limits, this.counters, this.options.clock.nowMs());
     this.connections.add(connection);
     socket.on('message', (data, isBinary) => this.received(connection, data, isBinary));
     socket.on('pong', () => (connection.missedPongs = 0));
@@ -666,8 +668,9 @@ export class WsGateway {
   }
 }
 
+/** The message as one whole text frame, written as is to each socket (ws-send-queue.ts). */
 function serialise(message: ServerMessage): Buffer {
-  return Buffer.from(JSON.stringify(message), 'utf8');
+  return textFrame(message);
 }
 
 function withId<T extends ServerMessage>(message: T, id: MessageId | undefined): T {

@@ -8,9 +8,9 @@ class FakeSocket implements FrameSink {
   bufferedAmount = 0;
   stuck = true;
   readonly written: string[] = [];
-  private pendingFlush: ((error?: Error) => void) | undefined;
+  private pendingFlush: ((error?: Error | null) => void) | undefined;
 
-  send(data: Buffer, _options: { binary: boolean }, cb?: (error?: Error) => void): void {
+  write(data: Buffer, cb?: (error?: Error | null) => void): void {
     this.written.push(data.toString());
     if (this.stuck) this.bufferedAmount += data.length;
     if (cb) this.pendingFlush = cb;
