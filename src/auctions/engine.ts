@@ -440,14 +440,21 @@ export class AuctionEngine {
     market.timer.unref();
   }
 
-  /** Tests drive time with a manual clock: this runs every timer that is due now. */
+  /**
+   * Tests drive time with a manual clock: this runs every timer that is due now. A refusal, or
+   * an auction already settled and gone, is expected (the real timer got there first); any
+   * other failure is thrown, not hidden.
+   */
   async fireDueTimers(): Promise<void> {
     const nowMs = this.o.clock.nowMs();
     const due: Promise<unknown>[] = [];
     for (const market of this.markets.values()) {
       const { state } = market;
-      if (state.status === 'scheduled' && state.config!.kind === 'timed' && state.config!.startsAtMs <= nowMs) due.push(this.submit(market.id, { type: 'open', byUserId: null }).catch(() => {}));
-      else if (state.status === 'open' && state.endsAtMs !== null && state.endsAtMs <= nowMs) due.push(this.submit(market.id, { type: 'close' }).catch(() => {}));
+      const refusalsOnly = (error: unknown) => {
+        if (!(error instanceof AuctionRejected) && this.markets.get(market.id) === market) throw error;
+      };
+      if (state.status === 'scheduled' && state.config!.kind === 'timed' && state.config!.startsAtMs <= nowMs) due.push(this.submit(market.id, { type: 'open', byUserId: null }).catch(refusalsOnly));
+      else if (state.status === 'open' && state.endsAtMs !== null && state.endsAtMs <= nowMs) due.push(this.submit(market.id, { type: 'close' }).catch(refusalsOnly));
     }
     await Promise.all(due);
     await Promise.all([...this.markets.values()].map((m) => m.settling));
