@@ -8,7 +8,8 @@ import type { Database } from './database.js';
 
 export const SQLITE_FILE_NAME = 'gavel.sqlite';
 
-export function openSqlite(dataDir: string): Database {
+/** `syncFile`: how the WAL is fsynced (tests make it fail); fdatasync otherwise. */
+export function openSqlite(dataDir: string, options: { syncFile?: ConstructorParameters<typeof WalSync>[1] } = {}): Database {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, SQLITE_FILE_NAME);
   const sqlite = new BetterSqlite3(file);
@@ -21,7 +22,8 @@ export function openSqlite(dataDir: string): Database {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.defaultSafeIntegers(true);
-  const dialect = new FairSqliteDialect(sqlite, new WalSync(`${file}-wal`));
+  const walSync = new WalSync(`${file}-wal`, options.syncFile);
+  const dialect = new FairSqliteDialect(sqlite, walSync);
   const kysely = new Kysely<object>({ dialect });
   return {
     kysely,
@@ -37,6 +39,7 @@ export function openSqlite(dataDir: string): Database {
       ((error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
     forUpdate: (query) => query,
     ping: async () => {
+      walSync.throwIfFailed();
       await sql`select 1`.execute(kysely);
     },
     close: () => kysely.destroy(),

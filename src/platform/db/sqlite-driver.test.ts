@@ -1,9 +1,10 @@
 import { sql, Kysely } from 'kysely';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { fdatasync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openSqlite } from './sqlite-adapter.js';
 import { FairSqliteDialect, WalSync } from './sqlite-driver.js';
 
 const READS = 2_000;
@@ -127,6 +128,27 @@ describe('durable commits off the event loop (WalSync)', () => {
     await expect(doomed).rejects.toThrow('EIO');
     await expect(db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx))).rejects.toThrow('EIO');
     await db.destroy();
+  });
+
+  it('after a failed fsync the store is not ready and says why; a restart serves what was answered', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gavel-walsync-'));
+    let diskFails = false;
+    const syncFile = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => (diskFails ? done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : fdatasync(fd, done));
+    const store = openSqlite(dataDir, { syncFile });
+    await sql`create table t (n integer)`.execute(store.kysely);
+    await store.kysely.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    await store.ping();
+
+    diskFails = true;
+    await expect(store.kysely.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx))).rejects.toThrow('EIO');
+    await expect(store.ping()).rejects.toThrow(/writing the database to disk failed \(EIO: i\/o error, fdatasync\).*restart the process/);
+    await store.close();
+
+    const restarted = openSqlite(dataDir);
+    await restarted.ping();
+    const { rows } = await sql<{ n: bigint }>`select n from t where n = 1`.execute(restarted.kysely);
+    expect(rows).toHaveLength(1);
+    await restarted.close();
   });
 
   it('keeps what was answered across a reopen, with the real fsync', async () => {

@@ -268,6 +268,17 @@ export class WalSync {
     });
   }
 
+  /**
+   * Throws once an fsync has failed: from then on no commit can be made durable, so the store
+   * is not ready (the readiness check says so) until the process restarts and recovers from
+   * what is on disk.
+   */
+  throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    const reason = this.failure instanceof Error ? this.failure.message : String(this.failure);
+    throw new Error(`writing the database to disk failed (${reason}); no commit can be made durable any more: restart the process`);
+  }
+
   /** Resolves when every commit so far is on disk, then lets go of the file. */
   async close(): Promise<void> {
     if (this.syncing) await new Promise<void>((resolve) => (this.drained = resolve));
