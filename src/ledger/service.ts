@@ -24,7 +24,7 @@ import {
   type Transfer,
   type Violation,
 } from './model.js';
-import type { LedgerExecutor, LedgerStore } from './store.js';
+import type { ChainLinks, LedgerExecutor, LedgerStore } from './store.js';
 import { BatchCommitter, type Outcome } from '../platform/db/batch-commit.js';
 
 export type LedgerOp =
@@ -297,7 +297,7 @@ export class LedgerService {
     const accounts = await this.store.lockAccounts(ex, accountIds);
     const byRef = await this.store.findTransfersByRefs(ex, ops.map((op) => op.ref));
 
-    const book = new Book(accounts, holds, byRef);
+    const book = new Book(accounts, new Map([...accounts].map(([id, a]) => [id, a.lastTransferId])), holds, byRef);
     const outcomes: Outcome<Transfer[]>[] = [];
     for (const batch of batches) {
       const draft = book.draft();
@@ -413,6 +413,8 @@ class Book {
 
   constructor(
     readonly accounts: Map<string, Account>,
+    /** Each locked account's newest transfer: where its history chain goes on. */
+    private readonly heads: Map<string, string | null>,
     readonly holds: Map<string, Transfer>,
     readonly refs: Map<string, Transfer>,
   ) {}
@@ -425,9 +427,18 @@ class Book {
     if (this.newTransfers.length === 0) return;
     const created = new Set(this.newTransfers.map((t) => t.id));
     // A hold created and settled within the group is inserted with its final status.
-    await store.insertTransfers(ex, this.newTransfers.map((t) => (t.kind === 'hold' ? this.holds.get(t.id)! : t)));
+    await store.insertTransfers(ex, this.newTransfers.map((t) => (t.kind === 'hold' ? this.holds.get(t.id)! : t)), this.newTransfers.map((t) => this.chain(t)));
     await store.setHoldStatuses(ex, new Map([...this.holdStatuses].filter(([id]) => !created.has(id))));
-    await store.writeBalances(ex, [...this.dirtyAccounts].map((id) => this.accounts.get(id)!));
+    await store.writeBalances(ex, [...this.dirtyAccounts].map((id) => ({ ...this.accounts.get(id)!, lastTransferId: this.heads.get(id) ?? null })));
+  }
+
+  /** Puts `t` at the head of both its accounts' history chains, in the order of the group. */
+  private chain(t: Transfer): ChainLinks {
+    const debitPrevId = this.heads.get(t.debitAccountId) ?? null;
+    this.heads.set(t.debitAccountId, t.id);
+    const creditPrevId = this.heads.get(t.creditAccountId) ?? null;
+    this.heads.set(t.creditAccountId, t.id);
+    return { debitPrevId, creditPrevId };
   }
 }
 

@@ -1,5 +1,6 @@
 // The ledger's tables. Every function takes the executor it runs on, so the service (and
 // other modules, through the service) can compose them inside one transaction.
+import assert from 'node:assert/strict';
 import { sql, type Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
 import type { Account, Balances, Currency, HoldStatus, Transfer, TransferKind } from './model.js';
@@ -26,6 +27,8 @@ interface AccountsTable {
   credits_pending: Int;
   credits_posted: Int;
   created_at_ms: Int;
+  /** The newest transfer on either side: the head of the account's history chain. */
+  last_transfer_id: string | null;
 }
 
 interface TransfersTable {
@@ -43,6 +46,20 @@ interface TransfersTable {
   batch_id: string;
   memo: string;
   created_at_ms: Int;
+  /** The transfer before this one on its debit account, and on its credit account (the history chain). */
+  debit_prev_id: string | null;
+  credit_prev_id: string | null;
+}
+
+/** An account as stored: with the head of its history chain, which only the ledger's writes need. */
+export interface StoredAccount extends Account {
+  lastTransferId: string | null;
+}
+
+/** Where a new transfer joins its accounts' history chains. */
+export interface ChainLinks {
+  debitPrevId: string | null;
+  creditPrevId: string | null;
 }
 
 export interface LedgerTables {
@@ -158,29 +175,30 @@ export class LedgerStore {
    * Reads and locks accounts in id order, in one statement (PostgreSQL locks the rows in the
    * sorted order, so two transactions cannot deadlock on them; SQLite's one writer needs no lock).
    */
-  async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Account>> {
-    const out = new Map<string, Account>();
+  async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
+    const out = new Map<string, StoredAccount>();
     for (const chunk of inLists(ids, true)) {
       const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
-      for (const row of rows) out.set(row.id, toAccount(row));
+      for (const row of rows) out.set(row.id, { ...toAccount(row), lastTransferId: row.last_transfer_id });
     }
     return out;
   }
 
   /**
-   * Writes accounts' counters as absolute values, in one statement per chunk. Only for rows
-   * this transaction has locked (lockAccounts), so nobody else changed them in between.
+   * Writes accounts' counters and history heads as absolute values, in one statement per
+   * chunk. Only for rows this transaction has locked (lockAccounts), so nobody else changed
+   * them in between.
    */
-  async writeBalances(ex: LedgerExecutor, accounts: readonly Account[]): Promise<void> {
+  async writeBalances(ex: LedgerExecutor, accounts: readonly StoredAccount[]): Promise<void> {
     for (const chunk of chunksOf(accounts, 256)) {
       const rows = sql.join(
         chunk.map(
           (a) =>
-            sql`(${a.id}, cast(${a.debitsPending} as bigint), cast(${a.debitsPosted} as bigint), cast(${a.creditsPending} as bigint), cast(${a.creditsPosted} as bigint))`,
+            sql`(${a.id}, cast(${a.debitsPending} as bigint), cast(${a.debitsPosted} as bigint), cast(${a.creditsPending} as bigint), cast(${a.creditsPosted} as bigint), cast(${a.lastTransferId} as text))`,
         ),
       );
-      await sql`with v (id, dpe, dpo, cpe, cpo) as (values ${rows})
-        update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo
+      await sql`with v (id, dpe, dpo, cpe, cpo, head) as (values ${rows})
+        update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
         from v where ledger_accounts.id = v.id`.execute(ex);
     }
   }
@@ -252,12 +270,15 @@ export class LedgerStore {
     return row ? toTransfer(row) : undefined;
   }
 
-  async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[]): Promise<void> {
-    for (const chunk of chunksOf(transfers, 128)) {
+  /** `links[i]`: where `transfers[i]` joins its accounts' history chains. */
+  async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[], links: readonly ChainLinks[]): Promise<void> {
+    assert.equal(links.length, transfers.length);
+    for (let start = 0; start < transfers.length; start += 128) {
+      const chunk = transfers.slice(start, start + 128);
       await ex
         .insertInto('ledger_transfers')
         .values(
-          chunk.map((t) => ({
+          chunk.map((t, i) => ({
             id: t.id,
             ref: t.ref,
             kind: t.kind,
@@ -272,6 +293,8 @@ export class LedgerStore {
             batch_id: t.batchId,
             memo: t.memo,
             created_at_ms: t.createdAtMs,
+            debit_prev_id: links[start + i]!.debitPrevId,
+            credit_prev_id: links[start + i]!.creditPrevId,
           })),
         )
         .execute();
@@ -305,25 +328,30 @@ export class LedgerStore {
     }
   }
 
-  /** Newest first; transfers on either side of the account. */
+  /**
+   * Newest first; transfers on either side of the account, from its newest or from the one
+   * before `beforeId`: a walk back along the account's history chain, one primary-key lookup
+   * a step, in one statement. A `beforeId` that is not on this account's chain gives nothing.
+   */
   async listTransfersOf(ex: LedgerExecutor, accountId: string, beforeId: string | undefined, limit: number): Promise<Transfer[]> {
-    let q = ex.selectFrom('ledger_transfers').selectAll().where((eb) => eb.or([eb('debit_account_id', '=', accountId), eb('credit_account_id', '=', accountId)]));
-    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
-    return (await q.orderBy('id', 'desc').limit(limit).execute()).map(toTransfer);
+    const start =
+      beforeId === undefined
+        ? sql`(select a.last_transfer_id from ledger_accounts a where a.id = ${accountId})`
+        : sql`(select case when p.debit_account_id = ${accountId} then p.debit_prev_id else p.credit_prev_id end
+               from ledger_transfers p where p.id = ${beforeId} and (p.debit_account_id = ${accountId} or p.credit_account_id = ${accountId}))`;
+    const { rows } = await sql<TransfersTable>`with recursive chain (id, n) as (
+        select ${start}, 1
+        union all
+        select case when t.debit_account_id = ${accountId} then t.debit_prev_id else t.credit_prev_id end, chain.n + 1
+        from chain join ledger_transfers t on t.id = chain.id
+        where chain.n < cast(${limit} as integer)
+      )
+      select t.* from chain join ledger_transfers t on t.id = chain.id order by chain.n`.execute(ex);
+    return rows.map(toTransfer);
   }
 
   async listAllTransfers(ex: LedgerExecutor): Promise<Transfer[]> {
     return (await ex.selectFrom('ledger_transfers').selectAll().orderBy('id').execute()).map(toTransfer);
-  }
-
-  async countPendingHolds(ex: LedgerExecutor, accountId: string): Promise<number> {
-    const row = await ex
-      .selectFrom('ledger_transfers')
-      .select((eb) => eb.fn.countAll<bigint>().as('n'))
-      .where('debit_account_id', '=', accountId)
-      .where('hold_status', '=', 'pending')
-      .executeTakeFirstOrThrow();
-    return toNumber(row.n);
   }
 
   /** Pending holds placed for an owner (`exchange:ACME-USD`), oldest first. */

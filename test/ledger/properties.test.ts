@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../src/platform/clock.js';
 import type { Principal } from '../../src/platform/auth/principal.js';
 import { MAX_AMOUNT_MINOR } from '../../src/platform/money.js';
-import { ZERO_BALANCES, type Balances, type HoldStatus, type LedgerFailure, type SystemAccount, type Transfer, type TransferKind } from '../../src/ledger/model.js';
+import { ZERO_BALANCES, type Account, type Balances, type HoldStatus, type LedgerFailure, type SystemAccount, type Transfer, type TransferKind } from '../../src/ledger/model.js';
 import { LedgerError, type LedgerOp } from '../../src/ledger/service.js';
 import { LedgerStore } from '../../src/ledger/store.js';
 import type { Dialect } from '../../src/platform/db/database.js';
@@ -406,6 +406,29 @@ async function compareWithModel(w: World, label: string): Promise<void> {
   for (const hold of w.model.holds.values()) {
     const row = await w.store.findTransfer(w.store.db, hold.id);
     expect(row?.holdStatus, `${label}: hold ${hold.id}`).toBe(hold.status);
+  }
+  await compareHistories(w, stored, label);
+}
+
+/**
+ * Every account's statement, read page by page along its history chain, holds exactly the
+ * transfers on either side of it, each once, newest first (never an older one before a newer).
+ */
+async function compareHistories(w: World, accounts: readonly Account[], label: string): Promise<void> {
+  const all = await w.store.listAllTransfers(w.store.db);
+  for (const account of accounts) {
+    const listed: Transfer[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await w.t.node.ledger.service.history(account, { limit: 7, ...(cursor !== undefined && { cursor }) });
+      listed.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    const ids = listed.map((t) => t.id);
+    expect(new Set(ids).size, `${label}: ${account.id}'s statement lists a transfer twice`).toBe(ids.length);
+    const expected = all.filter((t) => t.debitAccountId === account.id || t.creditAccountId === account.id).map((t) => t.id);
+    expect([...ids].sort(), `${label}: ${account.id}'s statement`).toEqual(expected.sort());
+    listed.forEach((t, i) => i > 0 && expect(t.createdAtMs, `${label}: ${account.id}'s statement order`).toBeLessThanOrEqual(listed[i - 1]!.createdAtMs));
   }
 }
 
