@@ -139,6 +139,16 @@ function toTransfer(row: TransfersTable): Transfer {
   };
 }
 
+const INSERT_TRANSFER = `insert into ledger_transfers
+  (id, ref, kind, debit_account_id, credit_account_id, currency, amount_minor, hold_id, hold_status, owner, expires_at_ms, batch_id, memo, created_at_ms, debit_prev_id, credit_prev_id)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * The ledger's tables. The three statements of a group's write (lock the accounts, insert the
+ * transfers, write the balances) run a short prepared statement per row on SQLite
+ * (`Database.eachRow`: about 3× cheaper there than one statement for all rows) and one
+ * statement for all rows on PostgreSQL (one round trip).
+ */
 export class LedgerStore {
   readonly db: LedgerExecutor;
 
@@ -177,6 +187,12 @@ export class LedgerStore {
    */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
     const out = new Map<string, StoredAccount>();
+    const eachRow = this.database.eachRow;
+    if (eachRow && ex.isTransaction) {
+      const rows = eachRow.get(ex, 'select * from ledger_accounts where id = ?', [...new Set(ids)].sort().map((id) => [id])) as Array<AccountsTable | undefined>;
+      for (const row of rows) if (row) out.set(row.id, { ...toAccount(row), lastTransferId: row.last_transfer_id });
+      return out;
+    }
     for (const chunk of inLists(ids, true)) {
       const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
       for (const row of rows) out.set(row.id, { ...toAccount(row), lastTransferId: row.last_transfer_id });
@@ -190,6 +206,12 @@ export class LedgerStore {
    * them in between.
    */
   async writeBalances(ex: LedgerExecutor, accounts: readonly StoredAccount[]): Promise<void> {
+    const eachRow = this.database.eachRow;
+    if (eachRow && ex.isTransaction) {
+      const rows = accounts.map((a) => [a.debitsPending, a.debitsPosted, a.creditsPending, a.creditsPosted, a.lastTransferId, a.id]);
+      eachRow.run(ex, 'update ledger_accounts set debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, last_transfer_id = ? where id = ?', rows);
+      return;
+    }
     for (const chunk of chunksOf(accounts, 256)) {
       const rows = sql.join(
         chunk.map(
@@ -273,6 +295,14 @@ export class LedgerStore {
   /** `links[i]`: where `transfers[i]` joins its accounts' history chains. */
   async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[], links: readonly ChainLinks[]): Promise<void> {
     assert.equal(links.length, transfers.length);
+    const eachRow = this.database.eachRow;
+    if (eachRow && ex.isTransaction) {
+      const rows = transfers.map((t, i) => [
+        t.id, t.ref, t.kind, t.debitAccountId, t.creditAccountId, t.currency, t.amountMinor, t.holdId, t.holdStatus, t.owner, t.expiresAtMs, t.batchId, t.memo, t.createdAtMs, links[i]!.debitPrevId, links[i]!.creditPrevId,
+      ]);
+      eachRow.run(ex, INSERT_TRANSFER, rows);
+      return;
+    }
     for (let start = 0; start < transfers.length; start += 128) {
       const chunk = transfers.slice(start, start + 128);
       await ex

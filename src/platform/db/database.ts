@@ -40,6 +40,18 @@ export interface Database {
    * nothing: one connection writes at a time, and a transaction holds it throughout.
    */
   forUpdate<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  /**
+   * SQLite only (absent on PostgreSQL): one prepared statement run once per parameter list, on
+   * the connection the transaction `tx` holds, synchronously, with no query building per row.
+   * `get` answers each run's first row (undefined where there is none). For hot paths that
+   * touch many rows a transaction: on SQLite a short statement per row is about 3× cheaper than
+   * one long multi-row statement (no temporary table, no per-group parse), while on PostgreSQL
+   * one statement for all rows saves the round trips, so callers keep that path there.
+   */
+  readonly eachRow?: {
+    run(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>): void;
+    get(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>): unknown[];
+  };
   /** Succeeds when storage answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -38,6 +38,10 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
       'code' in error &&
       ((error as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'),
     forUpdate: (query) => query,
+    eachRow: {
+      run: (tx, sqlText, rows) => void dialect.eachRow(tx, sqlText, rows, 'run'),
+      get: (tx, sqlText, rows) => dialect.eachRow(tx, sqlText, rows, 'get'),
+    },
     ping: async () => {
       walSync.throwIfFailed();
       await sql`select 1`.execute(kysely);

@@ -151,6 +151,26 @@ describe('durable commits off the event loop (WalSync)', () => {
     await restarted.close();
   });
 
+  it('eachRow runs inside a transaction only, and what it wrote commits or rolls back with it', async () => {
+    const store = openSqlite(mkdtempSync(join(tmpdir(), 'gavel-eachrow-')));
+    const each = store.eachRow!;
+    await sql`create table t (n integer primary key, label text)`.execute(store.kysely);
+    expect(() => each.run(store.kysely, 'insert into t (n, label) values (?, ?)', [[1, 'a']])).toThrow(/only inside a transaction/);
+    await store.kysely.transaction().execute(async (tx) => {
+      each.run(tx, 'insert into t (n, label) values (?, ?)', [[1, 'a'], [2, 'b'], [3, 'c']]);
+      expect(each.get(tx, 'select label from t where n = ?', [[3], [9], [1]])).toEqual([{ label: 'c' }, undefined, { label: 'a' }]);
+    });
+    await expect(
+      store.kysely.transaction().execute(async (tx) => {
+        each.run(tx, 'update t set label = ? where n = ?', [['changed', 1]]);
+        throw new Error('the caller gives up');
+      }),
+    ).rejects.toThrow('the caller gives up');
+    const { rows } = await sql<{ n: bigint; label: string }>`select n, label from t order by n`.execute(store.kysely);
+    expect(rows).toEqual([{ n: 1n, label: 'a' }, { n: 2n, label: 'b' }, { n: 3n, label: 'c' }]);
+    await store.close();
+  });
+
   it('keeps what was answered across a reopen, with the real fsync', async () => {
     const { file, sqlite } = fileDatabase();
     const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite, new WalSync(`${file}-wal`)) });

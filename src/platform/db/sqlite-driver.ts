@@ -43,6 +43,15 @@ export class FairSqliteDialect implements Dialect {
   }
 
   /**
+   * `statement` (prepared once, cached) run once per parameter list, synchronously. Only for a
+   * caller inside a transaction: it holds the one connection, so nothing else runs on it meanwhile.
+   */
+  eachRow(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'get'): unknown[] {
+    if (!tx.isTransaction) throw new Error('eachRow runs only inside a transaction (it holds the connection)');
+    return this.driver.eachRow(sqlText, rows, mode);
+  }
+
+  /**
    * The same connection (its lock, its statements) for a second Kysely whose commits do not
    * wait for their fsync: Database.asyncCommit. Destroying that Kysely leaves the connection open.
    */
@@ -112,6 +121,15 @@ class FairSqliteDriver implements Driver {
     await this.lock.acquire();
     // A lease per acquisition: an async commit gives the lock back early, and the lease remembers it.
     return new ConnectionLease(this.statements, this.database, this.walSync, this.waitForSync);
+  }
+
+  eachRow(sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'get'): unknown[] {
+    const statement = this.statements.prepare(sqlText);
+    if (mode === 'run') {
+      for (const row of rows) statement.run(...row);
+      return [];
+    }
+    return rows.map((row) => statement.get(...row));
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
