@@ -441,9 +441,9 @@ export class AuctionEngine {
   }
 
   /**
-   * Tests drive time with a manual clock: this runs every timer that is due now. A refusal, or
-   * an auction already settled and gone, is expected (the real timer got there first); any
-   * other failure is thrown, not hidden.
+   * Tests drive time with a manual clock: this runs every timer that is due now, and returns
+   * once every command under way has committed. A refusal, or an auction already settled and
+   * gone, is expected (the real timer got there first); any other failure is thrown, not hidden.
    */
   async fireDueTimers(): Promise<void> {
     const nowMs = this.o.clock.nowMs();
@@ -457,6 +457,9 @@ export class AuctionEngine {
       else if (state.status === 'open' && state.endsAtMs !== null && state.endsAtMs <= nowMs) due.push(this.submit(market.id, { type: 'close' }).catch(refusalsOnly));
     }
     await Promise.all(due);
+    // A real timer may have fired first: its command moved the state (in place, before its
+    // commit), so nothing was submitted here for that auction; wait for its commit too.
+    await Promise.all([...this.markets.values()].map((m) => m.tail));
     await Promise.all([...this.markets.values()].map((m) => m.settling));
   }
 
