@@ -182,8 +182,9 @@ export class LedgerStore {
   }
 
   /**
-   * Reads and locks accounts in id order, in one statement (PostgreSQL locks the rows in the
-   * sorted order, so two transactions cannot deadlock on them; SQLite's one writer needs no lock).
+   * Reads and locks accounts in id order: on PostgreSQL in one statement, which locks the rows
+   * in the sorted order, so two transactions cannot deadlock on them; on SQLite, whose one
+   * writer needs no lock, with a prepared statement per account.
    */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
     const out = new Map<string, StoredAccount>();
@@ -303,8 +304,10 @@ export class LedgerStore {
       eachRow.run(ex, INSERT_TRANSFER, rows);
       return;
     }
-    for (let start = 0; start < transfers.length; start += 128) {
-      const chunk = transfers.slice(start, start + 128);
+    let start = 0;
+    for (const chunk of chunksOf(transfers, 128)) {
+      const offset = start;
+      start += chunk.length;
       await ex
         .insertInto('ledger_transfers')
         .values(
@@ -323,8 +326,8 @@ export class LedgerStore {
             batch_id: t.batchId,
             memo: t.memo,
             created_at_ms: t.createdAtMs,
-            debit_prev_id: links[start + i]!.debitPrevId,
-            credit_prev_id: links[start + i]!.creditPrevId,
+            debit_prev_id: links[offset + i]!.debitPrevId,
+            credit_prev_id: links[offset + i]!.creditPrevId,
           })),
         )
         .execute();

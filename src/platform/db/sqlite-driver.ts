@@ -43,7 +43,7 @@ export class FairSqliteDialect implements Dialect {
   }
 
   /**
-   * `statement` (prepared once, cached) run once per parameter list, synchronously. Only for a
+   * `sqlText`, prepared once and cached, run once per parameter list, synchronously. Only for a
    * caller inside a transaction: it holds the one connection, so nothing else runs on it meanwhile.
    */
   eachRow(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'get'): unknown[] {
