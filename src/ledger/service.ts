@@ -351,27 +351,35 @@ export class LedgerService {
       if (!sameAs(existing, op)) fail('REF_EXISTS_WITH_DIFFERENT_DATA', `ref ${op.ref} was used for a different operation`);
       return existing;
     }
-    const base = { id: uuidv7(nowMs), ref: op.ref, batchId, memo: op.memo ?? '', createdAtMs: nowMs, holdId: null, holdStatus: null, expiresAtMs: null };
-
     if (op.type === 'transfer' || op.type === 'hold') {
-      const debitId = op.type === 'transfer' ? op.debitAccountId : op.accountId;
-      const creditId = op.type === 'transfer' ? op.creditAccountId : this.escrowIds.get(op.currency);
+      const hold = op.type === 'hold';
+      const debitId = op.type === 'hold' ? op.accountId : op.debitAccountId;
+      const creditId = op.type === 'hold' ? this.escrowIds.get(op.currency) : op.creditAccountId;
       if (creditId === undefined) throw new AppError('UNKNOWN_CURRENCY', `no escrow account for ${op.currency}`);
       const failure = checkMovement(book.account(debitId), book.account(creditId), op.amountMinor, op.currency);
       if (failure) fail(failure, `${op.type} ${op.ref}: ${failure}`);
+      // Written out field by field, in the order every Transfer has (the hot path: no spreads).
       const transfer: Transfer = {
-        ...base,
-        kind: op.type === 'transfer' ? 'posted' : 'hold',
+        id: uuidv7(nowMs),
+        ref: op.ref,
+        kind: hold ? 'hold' : 'posted',
         debitAccountId: debitId,
         creditAccountId: creditId,
         currency: op.currency,
         amountMinor: op.amountMinor,
+        holdId: null,
+        holdStatus: hold ? 'pending' : null,
         owner: op.owner,
-        ...(op.type === 'hold' && { holdStatus: 'pending' as const, expiresAtMs: op.expiresAtMs ?? null }),
+        expiresAtMs: op.type === 'hold' ? (op.expiresAtMs ?? null) : null,
+        batchId,
+        memo: op.memo ?? '',
+        createdAtMs: nowMs,
       };
       book.post(transfer, 0n);
       return transfer;
     }
+
+    const base = { id: uuidv7(nowMs), ref: op.ref, batchId, memo: op.memo ?? '', createdAtMs: nowMs, holdId: null, holdStatus: null, expiresAtMs: null };
 
     const hold = book.hold(op.holdId);
     if (!hold || hold.kind !== 'hold') return fail('HOLD_NOT_FOUND', `no hold ${op.holdRef === undefined ? op.holdId : `with ref ${op.holdRef}`}`);
