@@ -107,6 +107,11 @@ describe.skipIf(!NATS_CLUSTER_AVAILABLE || !DIALECTS.includes('postgres'))('a Ga
     const headers = options.key ? { 'idempotency-key': options.key } : undefined;
     for (;;) {
       const res = await api(method, path, { ...options, ...(headers && { headers }) });
+      // A 500 is a bug wherever it happens: print what the nodes logged as errors, to find it.
+      if (res.status === 500) {
+        console.log(`[chaos] ${method} ${path} answered 500: ${res.text}`);
+        for (const [name, n] of Object.entries(nodes)) for (const line of n.process.logs()) if (line.level >= 50) console.log(`[chaos] ${name} logged: ${JSON.stringify(line).slice(0, 2000)}`);
+      }
       if ((res.status !== 503 && res.status !== 0) || Date.now() > untilMs) return res;
       retried++;
       await sleep(100);
