@@ -352,7 +352,6 @@ export class LedgerService {
       return existing;
     }
     if (op.type === 'transfer' || op.type === 'hold') {
-      const hold = op.type === 'hold';
       const debitId = op.type === 'hold' ? op.accountId : op.debitAccountId;
       const creditId = op.type === 'hold' ? this.escrowIds.get(op.currency) : op.creditAccountId;
       if (creditId === undefined) throw new AppError('UNKNOWN_CURRENCY', `no escrow account for ${op.currency}`);
@@ -362,13 +361,13 @@ export class LedgerService {
       const transfer: Transfer = {
         id: uuidv7(nowMs),
         ref: op.ref,
-        kind: hold ? 'hold' : 'posted',
+        kind: op.type === 'hold' ? 'hold' : 'posted',
         debitAccountId: debitId,
         creditAccountId: creditId,
         currency: op.currency,
         amountMinor: op.amountMinor,
         holdId: null,
-        holdStatus: hold ? 'pending' : null,
+        holdStatus: op.type === 'hold' ? 'pending' : null,
         owner: op.owner,
         expiresAtMs: op.type === 'hold' ? (op.expiresAtMs ?? null) : null,
         batchId,

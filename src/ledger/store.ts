@@ -120,6 +120,10 @@ function toAccount(row: AccountsTable): Account {
   };
 }
 
+function toStoredAccount(row: AccountsTable): StoredAccount {
+  return { ...toAccount(row), lastTransferId: row.last_transfer_id };
+}
+
 function toTransfer(row: TransfersTable): Transfer {
   return {
     id: row.id,
@@ -156,6 +160,11 @@ export class LedgerStore {
     this.db = database.kysely as unknown as LedgerExecutor;
   }
 
+  /** SQLite's statement-per-row runner, when `ex` is a transaction that holds the connection. */
+  private eachRowIn(ex: LedgerExecutor): Database['eachRow'] {
+    return ex.isTransaction ? this.database.eachRow : undefined;
+  }
+
   // --- currencies ---------------------------------------------------------------------
 
   async listAssets(ex: LedgerExecutor = this.db): Promise<Currency[]> {
@@ -188,15 +197,15 @@ export class LedgerStore {
    */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
     const out = new Map<string, StoredAccount>();
-    const eachRow = this.database.eachRow;
-    if (eachRow && ex.isTransaction) {
+    const eachRow = this.eachRowIn(ex);
+    if (eachRow) {
       const rows = eachRow.get(ex, 'select * from ledger_accounts where id = ?', [...new Set(ids)].sort().map((id) => [id])) as Array<AccountsTable | undefined>;
-      for (const row of rows) if (row) out.set(row.id, { ...toAccount(row), lastTransferId: row.last_transfer_id });
+      for (const row of rows) if (row) out.set(row.id, toStoredAccount(row));
       return out;
     }
     for (const chunk of inLists(ids, true)) {
       const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
-      for (const row of rows) out.set(row.id, { ...toAccount(row), lastTransferId: row.last_transfer_id });
+      for (const row of rows) out.set(row.id, toStoredAccount(row));
     }
     return out;
   }
@@ -207,8 +216,8 @@ export class LedgerStore {
    * them in between.
    */
   async writeBalances(ex: LedgerExecutor, accounts: readonly StoredAccount[]): Promise<void> {
-    const eachRow = this.database.eachRow;
-    if (eachRow && ex.isTransaction) {
+    const eachRow = this.eachRowIn(ex);
+    if (eachRow) {
       const rows = accounts.map((a) => [a.debitsPending, a.debitsPosted, a.creditsPending, a.creditsPosted, a.lastTransferId, a.id]);
       eachRow.run(ex, 'update ledger_accounts set debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, last_transfer_id = ? where id = ?', rows);
       return;
@@ -296,8 +305,8 @@ export class LedgerStore {
   /** `links[i]`: where `transfers[i]` joins its accounts' history chains. */
   async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[], links: readonly ChainLinks[]): Promise<void> {
     assert.equal(links.length, transfers.length);
-    const eachRow = this.database.eachRow;
-    if (eachRow && ex.isTransaction) {
+    const eachRow = this.eachRowIn(ex);
+    if (eachRow) {
       const rows = transfers.map((t, i) => [
         t.id, t.ref, t.kind, t.debitAccountId, t.creditAccountId, t.currency, t.amountMinor, t.holdId, t.holdStatus, t.owner, t.expiresAtMs, t.batchId, t.memo, t.createdAtMs, links[i]!.debitPrevId, links[i]!.creditPrevId,
       ]);
