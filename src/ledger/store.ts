@@ -121,7 +121,31 @@ function toAccount(row: AccountsTable): Account {
 }
 
 function toStoredAccount(row: AccountsTable): StoredAccount {
-  return { ...toAccount(row), lastTransferId: row.last_transfer_id };
+  const account = toAccount(row) as StoredAccount;
+  account.lastTransferId = row.last_transfer_id;
+  return account;
+}
+
+/** The columns SQLite's lockAccounts reads, in the order storedAccountOf takes them. */
+const LOCK_ACCOUNT = `select id, currency, kind, owner_user_id, no_overdraft, closed_at_ms,
+  debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_id
+  from ledger_accounts where id = ?`;
+
+/** An account from LOCK_ACCOUNT's values, built in one shape, as toStoredAccount builds it. */
+function storedAccountOf(v: unknown[]): StoredAccount {
+  return {
+    id: v[0] as string,
+    currency: v[1] as string,
+    kind: v[2] as Account['kind'],
+    ownerUserId: v[3] as string | null,
+    noOverdraft: Number(v[4]) === 1,
+    closed: v[5] !== null,
+    debitsPending: BigInt(v[6] as Int),
+    debitsPosted: BigInt(v[7] as Int),
+    creditsPending: BigInt(v[8] as Int),
+    creditsPosted: BigInt(v[9] as Int),
+    lastTransferId: v[10] as string | null,
+  };
 }
 
 function toTransfer(row: TransfersTable): Transfer {
@@ -199,8 +223,9 @@ export class LedgerStore {
     const out = new Map<string, StoredAccount>();
     const eachRow = this.eachRowIn(ex);
     if (eachRow) {
-      const rows = eachRow.get(ex, 'select * from ledger_accounts where id = ?', [...new Set(ids)].sort().map((id) => [id])) as Array<AccountsTable | undefined>;
-      for (const row of rows) if (row) out.set(row.id, toStoredAccount(row));
+      for (const values of eachRow.values(ex, LOCK_ACCOUNT, [...new Set(ids)].sort().map((id) => [id]))) {
+        if (values) out.set(values[0] as string, storedAccountOf(values));
+      }
       return out;
     }
     for (const chunk of inLists(ids, true)) {

@@ -43,14 +43,16 @@ export interface Database {
   /**
    * SQLite only (absent on PostgreSQL): one prepared statement run once per parameter list, on
    * the connection the transaction `tx` holds, synchronously, with no query building per row.
-   * `get` answers each run's first row (undefined where there is none). For hot paths that
+   * `values` answers each run's first row as an array of its column values in the select list's
+   * order (undefined where there is none): no object per row, which costs more than the lookup
+   * itself (better-sqlite3 builds a row object property by property). For hot paths that
    * touch many rows a transaction: on SQLite a short statement per row is about 3× cheaper than
    * one long multi-row statement (no temporary table, no per-group parse), while on PostgreSQL
    * one statement for all rows saves the round trips, so callers keep that path there.
    */
   readonly eachRow?: {
     run(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>): void;
-    get(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>): unknown[];
+    values(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>): Array<unknown[] | undefined>;
   };
   /** Succeeds when storage answers a trivial query. */
   ping(): Promise<void>;

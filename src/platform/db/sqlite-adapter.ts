@@ -40,7 +40,7 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
     forUpdate: (query) => query,
     eachRow: {
       run: (tx, sqlText, rows) => void dialect.eachRow(tx, sqlText, rows, 'run'),
-      get: (tx, sqlText, rows) => dialect.eachRow(tx, sqlText, rows, 'get'),
+      values: (tx, sqlText, rows) => dialect.eachRow(tx, sqlText, rows, 'values') as Array<unknown[] | undefined>,
     },
     ping: async () => {
       walSync.throwIfFailed();

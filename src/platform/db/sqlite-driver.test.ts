@@ -158,7 +158,9 @@ describe('durable commits off the event loop (WalSync)', () => {
     expect(() => each.run(store.kysely, 'insert into t (n, label) values (?, ?)', [[1, 'a']])).toThrow(/only inside a transaction/);
     await store.kysely.transaction().execute(async (tx) => {
       each.run(tx, 'insert into t (n, label) values (?, ?)', [[1, 'a'], [2, 'b'], [3, 'c']]);
-      expect(each.get(tx, 'select label from t where n = ?', [[3], [9], [1]])).toEqual([{ label: 'c' }, undefined, { label: 'a' }]);
+      expect(each.values(tx, 'select label, n from t where n = ?', [[3], [9], [1]])).toEqual([['c', 3n], undefined, ['a', 1n]]);
+      // The same text through Kysely still answers row objects: raw statements are cached apart.
+      expect((await sql<{ label: string; n: bigint }>`select label, n from t where n = ${3}`.execute(tx)).rows).toEqual([{ label: 'c', n: 3n }]);
     });
     await expect(
       store.kysely.transaction().execute(async (tx) => {

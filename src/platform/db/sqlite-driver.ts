@@ -46,7 +46,7 @@ export class FairSqliteDialect implements Dialect {
    * `sqlText`, prepared once and cached, run once per parameter list, synchronously. Only for a
    * caller inside a transaction: it holds the one connection, so nothing else runs on it meanwhile.
    */
-  eachRow(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'get'): unknown[] {
+  eachRow(tx: Kysely<any>, sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'values'): unknown[] {
     if (!tx.isTransaction) throw new Error('eachRow runs only inside a transaction (it holds the connection)');
     return this.driver.eachRow(sqlText, rows, mode);
   }
@@ -123,13 +123,16 @@ class FairSqliteDriver implements Driver {
     return new ConnectionLease(this.statements, this.database, this.walSync, this.waitForSync);
   }
 
-  eachRow(sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'get'): unknown[] {
-    const statement = this.statements.prepare(sqlText);
+  eachRow(sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'values'): unknown[] {
     if (mode === 'run') {
+      const statement = this.statements.prepare(sqlText);
       for (const row of rows) statement.run(...row);
       return [];
     }
-    return rows.map((row) => statement.get(...row));
+    const statement = this.statements.prepareRaw(sqlText);
+    const out: unknown[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = statement.get(...rows[i]!);
+    return out;
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -187,21 +190,34 @@ function quoted(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Keys raw statements apart from the same text prepared for row objects; no SQL text starts with it. */
+const RAW_KEY = '\u0000raw ';
+
 class StatementCache {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(private readonly database: BetterSqlite3.Database) {}
 
   prepare(sqlText: string): BetterSqlite3.Statement {
-    let statement = this.statements.get(sqlText);
+    return this.cached(sqlText, sqlText, false);
+  }
+
+  /** The same text prepared apart, answering rows as arrays of values (better-sqlite3's raw mode). */
+  prepareRaw(sqlText: string): BetterSqlite3.Statement {
+    return this.cached(RAW_KEY + sqlText, sqlText, true);
+  }
+
+  private cached(key: string, sqlText: string, raw: boolean): BetterSqlite3.Statement {
+    let statement = this.statements.get(key);
     if (statement) {
       // Move to the back: the map's order is the recency order.
-      this.statements.delete(sqlText);
+      this.statements.delete(key);
     } else {
       statement = this.database.prepare(sqlText);
+      if (raw) statement.raw(true);
       if (this.statements.size >= STATEMENT_CACHE_MAX) this.statements.delete(this.statements.keys().next().value!);
     }
-    this.statements.set(sqlText, statement);
+    this.statements.set(key, statement);
     return statement;
   }
 }
