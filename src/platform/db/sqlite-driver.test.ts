@@ -80,6 +80,41 @@ async function withTable() {
   return { ...sync, dialect, db };
 }
 
+describe('rows from the embedded store', () => {
+  it('come back as plain objects named by their columns, with bigints, nulls and repeated names as better-sqlite3 gives them', async () => {
+    const sqlite = new BetterSqlite3(':memory:');
+    sqlite.defaultSafeIntegers(true);
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite) });
+    await sql`create table t (n integer, label text, "odd ""name"": {}" text)`.execute(db);
+    await sql`insert into t values (9007199254740993, 'a', 'x'), (2, null, '')`.execute(db);
+    const { rows } = await sql<any>`select * from t order by n desc`.execute(db);
+    expect(rows).toEqual([
+      { n: 9007199254740993n, label: 'a', 'odd "name": {}': 'x' },
+      { n: 2n, label: null, 'odd "name": {}': '' },
+    ]);
+    expect(Object.keys(rows[0])).toEqual(['n', 'label', 'odd "name": {}']);
+    // Two columns of one name: the later wins, as in better-sqlite3's own objects.
+    expect((await sql<any>`select n as v, label as v from t where n = 2`.execute(db)).rows).toEqual([sqlite.prepare('select n as v, label as v from t where n = 2').get()]);
+    expect((await sql<any>`select * from t where n = 3`.execute(db)).rows).toEqual([]);
+    await db.destroy();
+  });
+
+  it('follow a schema change: a select cached before it answers the columns as they are after it', async () => {
+    const sqlite = new BetterSqlite3(':memory:');
+    const db = new Kysely<any>({ dialect: new FairSqliteDialect(sqlite) });
+    await sql`create table t (n integer)`.execute(db);
+    await sql`insert into t values (1)`.execute(db);
+    expect((await sql`select * from t`.execute(db)).rows).toEqual([{ n: 1 }]);
+    await sql`alter table t add column label text default 'new'`.execute(db);
+    expect((await sql`select * from t`.execute(db)).rows).toEqual([{ n: 1, label: 'new' }]);
+    await sql`drop table t`.execute(db);
+    await sql`create table t (m text)`.execute(db);
+    await sql`insert into t values ('again')`.execute(db);
+    expect((await sql`select * from t`.execute(db)).rows).toEqual([{ m: 'again' }]);
+    await db.destroy();
+  });
+});
+
 describe('durable commits off the event loop (WalSync)', () => {
   it('answers a committer only after an fsync of the WAL that began after its commit', async () => {
     const { file, sqlite } = fileDatabase();
@@ -97,6 +132,19 @@ describe('durable commits off the event loop (WalSync)', () => {
     expect(pending).toHaveLength(1);
     await finishNext();
     expect(await settles(first)).toBe(true);
+    await db.destroy();
+  });
+
+  it('answers a write that returns rows outside a transaction only once it is on disk', async () => {
+    const { db, pending, finishNext } = await withTable();
+    const inserted = sql<{ n: number }>`insert into t (n) values (7) returning n`.execute(db);
+    expect(await settles(inserted)).toBe(false);
+    expect(pending).toHaveLength(1);
+    await finishNext();
+    expect((await inserted).rows).toEqual([{ n: 7 }]);
+    // A plain read needs no fsync of its own.
+    expect((await sql`select n from t`.execute(db)).rows).toEqual([{ n: 7 }]);
+    expect(pending).toHaveLength(0);
     await db.destroy();
   });
 

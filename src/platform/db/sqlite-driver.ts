@@ -1,4 +1,4 @@
-// Kysely's SQLite dialect with our own driver, for two reasons measured in bench/README.md:
+// Kysely's SQLite dialect with our own driver, for reasons measured in bench/README.md:
 // - a FIFO lock on the one connection: Kysely's own lock wakes every waiter at once and
 //   lets whichever runs first take it, so it promises no order; ours hands the connection
 //   over strictly in arrival order;
@@ -9,7 +9,10 @@
 //   committer after an fdatasync of the WAL on libuv's thread pool. The connection stays held
 //   until then (nobody reads a commit that is not yet on disk), but the event loop runs on;
 //   async commits (asyncCommitDialect) hand it on at once, and fsyncs that queue up are served
-//   by one.
+//   by one;
+// - rows built in JavaScript: a statement that returns rows runs in better-sqlite3's raw mode
+//   (arrays of values) and each row becomes an object through one object literal made for the
+//   statement's columns, instead of better-sqlite3 adding each property through V8's API.
 import { close, fdatasync, openSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -190,11 +193,24 @@ function quoted(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Statements that change the schema (migrations, tests' scratch tables). */
+const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
+
 /** Keys raw statements apart from the same text prepared for row objects; no SQL text starts with it. */
 const RAW_KEY = '\u0000raw ';
 
+/**
+ * A statement that returns rows, run in better-sqlite3's raw mode (each row an array of values),
+ * with the function that turns such an array into the row object Kysely expects.
+ */
+interface Reader {
+  statement: BetterSqlite3.Statement;
+  toRow: (values: unknown[]) => unknown;
+}
+
 class StatementCache {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readers = new WeakMap<BetterSqlite3.Statement, Reader>();
 
   constructor(private readonly database: BetterSqlite3.Database) {}
 
@@ -205,6 +221,28 @@ class StatementCache {
   /** The same text prepared apart, answering rows as arrays of values (better-sqlite3's raw mode). */
   prepareRaw(sqlText: string): BetterSqlite3.Statement {
     return this.cached(RAW_KEY + sqlText, sqlText, true);
+  }
+
+  /** For a statement that returns rows: its raw twin and a row builder for its columns; else undefined. */
+  reader(statement: BetterSqlite3.Statement): Reader | undefined {
+    if (!statement.reader) return undefined;
+    let reader = this.readers.get(statement);
+    if (!reader) {
+      const raw = this.prepareRaw(statement.source);
+      reader = { statement: raw, toRow: rowBuilder(raw.columns().map((c) => c.name)) };
+      this.readers.set(statement, reader);
+    }
+    return reader;
+  }
+
+  /**
+   * After a schema change a cached `select *` may answer other columns: SQLite re-prepares it
+   * only when it next runs, so its column list is stale until then. Every statement is prepared
+   * anew, and its row builder made from the columns as they are now.
+   */
+  schemaChanged(): void {
+    this.statements.clear();
+    this.readers = new WeakMap();
   }
 
   private cached(key: string, sqlText: string, raw: boolean): BetterSqlite3.Statement {
@@ -220,6 +258,19 @@ class StatementCache {
     this.statements.set(key, statement);
     return statement;
   }
+}
+
+/**
+ * A function that builds a row object from an array of values with one object literal: every
+ * row of a statement gets the same shape at once. better-sqlite3's own row objects are built a
+ * property at a time through V8's API, which costs more than running the query for short rows
+ * (measured in bench/README.md). The names go in as JSON string literals, so any column name is
+ * safe; where two columns share a name the later wins, as in better-sqlite3's objects.
+ */
+function rowBuilder(names: readonly string[]): (values: unknown[]) => unknown {
+  const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('v', `return { ${fields} };`) as (values: unknown[]) => unknown;
 }
 
 class ConnectionLease implements DatabaseConnection {
@@ -259,8 +310,17 @@ class ConnectionLease implements DatabaseConnection {
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const statement = this.statements.prepare(query.sql);
     const parameters = query.parameters as unknown[];
-    if (statement.reader) return { rows: statement.all(parameters) as R[] };
+    const reader = this.statements.reader(statement);
+    if (reader) {
+      const values = reader.statement.all(parameters) as unknown[][];
+      const rows: R[] = new Array(values.length);
+      for (let i = 0; i < values.length; i++) rows[i] = reader.toRow(values[i]!) as R;
+      // A write that returns rows (`returning`) outside a transaction committed on its own.
+      if (!statement.readonly && !this.database.inTransaction) await this.durable();
+      return { rows };
+    }
     const { changes, lastInsertRowid } = statement.run(parameters);
+    if (SCHEMA_CHANGE.test(query.sql)) this.statements.schemaChanged();
     // A write outside a transaction committed on its own: answer once it is on disk.
     if (!this.database.inTransaction) await this.durable();
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
