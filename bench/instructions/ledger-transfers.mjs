@@ -1,7 +1,9 @@
 // Instructions per posted transfer on SQLite, for changes too small for bench:ledger's
 // wall-clock figure to show on a noisy machine. valgrind's callgrind counts instructions, which
-// repeat from run to run (two runs of 10,000 transfers differed by 0.06 %) whatever else the
-// machine is doing. The workload runs twice, with N and 2N transfers;
+// repeat from run to run whatever else the machine is doing, once timing is taken out: the workload's fsyncs are answered on the next turn
+// of the event loop, and V8 runs single-threaded (`--single-threaded`: no concurrent compiling or
+// marking, whose timing moved the count by a few per cent; two runs now agree within 0.4 %).
+// The workload runs twice, with N and 2N transfers;
 // (instructions of the second − of the first) ÷ N is the steady-state cost of one transfer, with
 // the set-up and the JIT's warm-up cancelled out. Needs valgrind; runs on the built code
 // (`npm run bench:ledger-instructions` builds it first). About 1–2 minutes.
@@ -16,7 +18,7 @@ const outDir = mkdtempSync(join(tmpdir(), 'gavel-callgrind-'));
 
 function count(n) {
   return new Promise((resolve, reject) => {
-    const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(outDir, `cg.${n}.%p`)}`, process.execPath, workload], { env: { ...process.env, N: String(n) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(outDir, `cg.${n}.%p`)}`, process.execPath, '--single-threaded', workload], { env: { ...process.env, N: String(n) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));

@@ -200,39 +200,38 @@ const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
 const RAW_KEY = '\u0000raw ';
 
 /**
- * A statement that returns rows, run in better-sqlite3's raw mode (each row an array of values),
- * with the function that turns such an array into the row object Kysely expects.
+ * A prepared statement. One that returns rows runs in better-sqlite3's raw mode (each row an
+ * array of values), with `toRow` to turn such an array into the row object Kysely expects.
  */
-interface Reader {
+interface Prepared {
   statement: BetterSqlite3.Statement;
-  toRow: (values: unknown[]) => unknown;
+  toRow: ((values: unknown[]) => unknown) | undefined;
 }
 
+/** Row builders kept, by column list; past it the map starts again (builders are cheap to remake). */
+const ROW_BUILDERS_MAX = 1_000;
+
 class StatementCache {
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  private readers = new WeakMap<BetterSqlite3.Statement, Reader>();
+  /** By SQL text, in recency order (the map's order). */
+  private readonly entries = new Map<string, Prepared>();
+  /** One builder per column list: the texts that differ only in their IN lists share one. */
+  private readonly rowBuilders = new Map<string, (values: unknown[]) => unknown>();
 
   constructor(private readonly database: BetterSqlite3.Database) {}
 
+  /** For transaction control and writes: the statement as better-sqlite3 prepares it. */
   prepare(sqlText: string): BetterSqlite3.Statement {
-    return this.cached(sqlText, sqlText, false);
+    return this.cached(sqlText, sqlText, false).statement;
   }
 
-  /** The same text prepared apart, answering rows as arrays of values (better-sqlite3's raw mode). */
+  /** A statement answering rows as arrays of values (raw mode), cached apart from the same text for Kysely. */
   prepareRaw(sqlText: string): BetterSqlite3.Statement {
-    return this.cached(RAW_KEY + sqlText, sqlText, true);
+    return this.cached(RAW_KEY + sqlText, sqlText, false).statement;
   }
 
-  /** For a statement that returns rows: its raw twin and a row builder for its columns; else undefined. */
-  reader(statement: BetterSqlite3.Statement): Reader | undefined {
-    if (!statement.reader) return undefined;
-    let reader = this.readers.get(statement);
-    if (!reader) {
-      const raw = this.prepareRaw(statement.source);
-      reader = { statement: raw, toRow: rowBuilder(raw.columns().map((c) => c.name)) };
-      this.readers.set(statement, reader);
-    }
-    return reader;
+  /** For Kysely's queries: a statement that returns rows comes with its row builder. */
+  prepareForQuery(sqlText: string): Prepared {
+    return this.cached(sqlText, sqlText, true);
   }
 
   /**
@@ -241,22 +240,33 @@ class StatementCache {
    * anew, and its row builder made from the columns as they are now.
    */
   schemaChanged(): void {
-    this.statements.clear();
-    this.readers = new WeakMap();
+    this.entries.clear();
   }
 
-  private cached(key: string, sqlText: string, raw: boolean): BetterSqlite3.Statement {
-    let statement = this.statements.get(key);
-    if (statement) {
+  private cached(key: string, sqlText: string, objects: boolean): Prepared {
+    let entry = this.entries.get(key);
+    if (entry) {
       // Move to the back: the map's order is the recency order.
-      this.statements.delete(key);
+      this.entries.delete(key);
     } else {
-      statement = this.database.prepare(sqlText);
-      if (raw) statement.raw(true);
-      if (this.statements.size >= STATEMENT_CACHE_MAX) this.statements.delete(this.statements.keys().next().value!);
+      const statement = this.database.prepare(sqlText);
+      if (statement.reader) statement.raw(true);
+      entry = { statement, toRow: undefined };
+      if (this.entries.size >= STATEMENT_CACHE_MAX) this.entries.delete(this.entries.keys().next().value!);
     }
-    this.statements.set(key, statement);
-    return statement;
+    if (objects && entry.toRow === undefined && entry.statement.reader) entry.toRow = this.rowBuilder(entry.statement.columns().map((c) => c.name));
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private rowBuilder(names: readonly string[]): (values: unknown[]) => unknown {
+    const signature = JSON.stringify(names);
+    let builder = this.rowBuilders.get(signature);
+    if (!builder) {
+      if (this.rowBuilders.size >= ROW_BUILDERS_MAX) this.rowBuilders.clear();
+      this.rowBuilders.set(signature, (builder = rowBuilder(names)));
+    }
+    return builder;
   }
 }
 
@@ -269,7 +279,6 @@ class StatementCache {
  */
 function rowBuilder(names: readonly string[]): (values: unknown[]) => unknown {
   const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('v', `return { ${fields} };`) as (values: unknown[]) => unknown;
 }
 
@@ -308,13 +317,12 @@ class ConnectionLease implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const statement = this.statements.prepare(query.sql);
+    const { statement, toRow } = this.statements.prepareForQuery(query.sql);
     const parameters = query.parameters as unknown[];
-    const reader = this.statements.reader(statement);
-    if (reader) {
-      const values = reader.statement.all(parameters) as unknown[][];
+    if (toRow) {
+      const values = statement.all(parameters) as unknown[][];
       const rows: R[] = new Array(values.length);
-      for (let i = 0; i < values.length; i++) rows[i] = reader.toRow(values[i]!) as R;
+      for (let i = 0; i < values.length; i++) rows[i] = toRow(values[i]!) as R;
       // A write that returns rows (`returning`) outside a transaction committed on its own.
       if (!statement.readonly && !this.database.inTransaction) await this.durable();
       return { rows };
