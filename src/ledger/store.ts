@@ -2,7 +2,7 @@
 // other modules, through the service) can compose them inside one transaction.
 import assert from 'node:assert/strict';
 import { sql, type Kysely } from 'kysely';
-import { toNumber, type Database } from '../platform/db/database.js';
+import { eachRowIn, toNumber, type Database } from '../platform/db/database.js';
 import type { Account, Balances, Currency, HoldStatus, Transfer, TransferKind } from './model.js';
 
 type Int = bigint | number;
@@ -184,11 +184,6 @@ export class LedgerStore {
     this.db = database.kysely as unknown as LedgerExecutor;
   }
 
-  /** SQLite's statement-per-row runner, when `ex` is a transaction that holds the connection. */
-  private eachRowIn(ex: LedgerExecutor): Database['eachRow'] {
-    return ex.isTransaction ? this.database.eachRow : undefined;
-  }
-
   // --- currencies ---------------------------------------------------------------------
 
   async listAssets(ex: LedgerExecutor = this.db): Promise<Currency[]> {
@@ -221,7 +216,7 @@ export class LedgerStore {
    */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
     const out = new Map<string, StoredAccount>();
-    const eachRow = this.eachRowIn(ex);
+    const eachRow = eachRowIn(this.database, ex);
     if (eachRow) {
       for (const values of eachRow.values(ex, LOCK_ACCOUNT, [...new Set(ids)].sort().map((id) => [id]))) {
         if (values) out.set(values[0] as string, storedAccountOf(values));
@@ -241,7 +236,7 @@ export class LedgerStore {
    * them in between.
    */
   async writeBalances(ex: LedgerExecutor, accounts: readonly StoredAccount[]): Promise<void> {
-    const eachRow = this.eachRowIn(ex);
+    const eachRow = eachRowIn(this.database, ex);
     if (eachRow) {
       const rows = accounts.map((a) => [a.debitsPending, a.debitsPosted, a.creditsPending, a.creditsPosted, a.lastTransferId, a.id]);
       eachRow.run(ex, 'update ledger_accounts set debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, last_transfer_id = ? where id = ?', rows);
@@ -330,7 +325,7 @@ export class LedgerStore {
   /** `links[i]`: where `transfers[i]` joins its accounts' history chains. */
   async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[], links: readonly ChainLinks[]): Promise<void> {
     assert.equal(links.length, transfers.length);
-    const eachRow = this.eachRowIn(ex);
+    const eachRow = eachRowIn(this.database, ex);
     if (eachRow) {
       const rows = transfers.map((t, i) => [
         t.id, t.ref, t.kind, t.debitAccountId, t.creditAccountId, t.currency, t.amountMinor, t.holdId, t.holdStatus, t.owner, t.expiresAtMs, t.batchId, t.memo, t.createdAtMs, links[i]!.debitPrevId, links[i]!.creditPrevId,

@@ -59,6 +59,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** The store's statement-per-row runner when `ex` is a transaction holding the connection (SQLite); else undefined. */
+export function eachRowIn(database: Database, ex: Kysely<any>): Database['eachRow'] {
+  return ex.isTransaction ? database.eachRow : undefined;
+}
+
 /**
  * `bigint` columns (and counts) come back as `bigint` from both adapters, so money never passes
  * through a float; 4-byte `integer` columns come back as `bigint` from SQLite and `number`
