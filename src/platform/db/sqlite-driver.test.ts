@@ -96,6 +96,11 @@ describe('rows from the embedded store', () => {
     // Two columns of one name: the later wins, as in better-sqlite3's own objects.
     expect((await sql<any>`select n as v, label as v from t where n = 2`.execute(db)).rows).toEqual([sqlite.prepare('select n as v, label as v from t where n = 2').get()]);
     expect((await sql<any>`select * from t where n = 3`.execute(db)).rows).toEqual([]);
+    // A column named __proto__ is a property like any other, not the row's prototype.
+    const [odd] = (await sql<any>`select 1 as "__proto__", 2 as "constructor"`.execute(db)).rows;
+    expect(Object.getPrototypeOf(odd)).toBe(Object.prototype);
+    expect(Object.keys(odd)).toEqual(['__proto__', 'constructor']);
+    expect(Object.getOwnPropertyDescriptor(odd, '__proto__')?.value).toBe(1n);
     await db.destroy();
   });
 

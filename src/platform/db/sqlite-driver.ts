@@ -278,6 +278,14 @@ class StatementCache {
  * safe; where two columns share a name the later wins, as in better-sqlite3's objects.
  */
 function rowBuilder(names: readonly string[]): (values: unknown[]) => unknown {
+  // In an object literal `"__proto__": x` sets the prototype instead of making a property.
+  if (names.includes('__proto__')) {
+    return (values) => {
+      const row: Record<string, unknown> = {};
+      names.forEach((name, i) => Object.defineProperty(row, name, { value: values[i], enumerable: true, writable: true, configurable: true }));
+      return row;
+    };
+  }
   const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
   return new Function('v', `return { ${fields} };`) as (values: unknown[]) => unknown;
 }
