@@ -212,7 +212,7 @@ describe('durable commits off the event loop (WalSync)', () => {
     await store.kysely.transaction().execute(async (tx) => {
       each.run(tx, 'insert into t (n, label) values (?, ?)', [[1, 'a'], [2, 'b'], [3, 'c']]);
       expect(each.values(tx, 'select label, n from t where n = ?', [[3], [9], [1]])).toEqual([['c', 3n], undefined, ['a', 1n]]);
-      // The same text through Kysely still answers row objects: raw statements are cached apart.
+      // The same statement, cached, through Kysely: row objects there.
       expect((await sql<{ label: string; n: bigint }>`select label, n from t where n = ${3}`.execute(tx)).rows).toEqual([{ label: 'c', n: 3n }]);
     });
     await expect(

@@ -132,7 +132,7 @@ class FairSqliteDriver implements Driver {
       for (const row of rows) statement.run(...row);
       return [];
     }
-    const statement = this.statements.prepareRaw(sqlText);
+    const statement = this.statements.prepare(sqlText);
     const out: unknown[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) out[i] = statement.get(...rows[i]!);
     return out;
@@ -196,15 +196,13 @@ function quoted(name: string): string {
 /** Statements that change the schema (migrations, tests' scratch tables). */
 const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
 
-/** Keys raw statements apart from the same text prepared for row objects; no SQL text starts with it. */
-const RAW_KEY = '\u0000raw ';
-
 /**
  * A prepared statement. One that returns rows runs in better-sqlite3's raw mode (each row an
  * array of values), with `toRow` to turn such an array into the row object Kysely expects.
  */
 interface Prepared {
   statement: BetterSqlite3.Statement;
+  reader: boolean;
   toRow: ((values: unknown[]) => unknown) | undefined;
 }
 
@@ -219,19 +217,14 @@ class StatementCache {
 
   constructor(private readonly database: BetterSqlite3.Database) {}
 
-  /** For transaction control and writes: the statement as better-sqlite3 prepares it. */
+  /** The statement for `sqlText`; one that returns rows answers arrays of values (raw mode). */
   prepare(sqlText: string): BetterSqlite3.Statement {
-    return this.cached(sqlText, sqlText, false).statement;
-  }
-
-  /** A statement answering rows as arrays of values (raw mode), cached apart from the same text for Kysely. */
-  prepareRaw(sqlText: string): BetterSqlite3.Statement {
-    return this.cached(RAW_KEY + sqlText, sqlText, false).statement;
+    return this.cached(sqlText, false).statement;
   }
 
   /** For Kysely's queries: a statement that returns rows comes with its row builder. */
   prepareForQuery(sqlText: string): Prepared {
-    return this.cached(sqlText, sqlText, true);
+    return this.cached(sqlText, true);
   }
 
   /**
@@ -243,19 +236,20 @@ class StatementCache {
     this.entries.clear();
   }
 
-  private cached(key: string, sqlText: string, objects: boolean): Prepared {
-    let entry = this.entries.get(key);
+  private cached(sqlText: string, objects: boolean): Prepared {
+    let entry = this.entries.get(sqlText);
     if (entry) {
       // Move to the back: the map's order is the recency order.
-      this.entries.delete(key);
+      this.entries.delete(sqlText);
     } else {
       const statement = this.database.prepare(sqlText);
-      if (statement.reader) statement.raw(true);
-      entry = { statement, toRow: undefined };
+      const reader = statement.reader;
+      if (reader) statement.raw(true);
+      entry = { statement, reader, toRow: undefined };
       if (this.entries.size >= STATEMENT_CACHE_MAX) this.entries.delete(this.entries.keys().next().value!);
     }
-    if (objects && entry.toRow === undefined && entry.statement.reader) entry.toRow = this.rowBuilder(entry.statement.columns().map((c) => c.name));
-    this.entries.set(key, entry);
+    if (objects && entry.reader && entry.toRow === undefined) entry.toRow = this.rowBuilder(entry.statement.columns().map((c) => c.name));
+    this.entries.set(sqlText, entry);
     return entry;
   }
 
