@@ -131,7 +131,7 @@ const LOCK_ACCOUNT = `select id, currency, kind, owner_user_id, no_overdraft, cl
   debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_id
   from ledger_accounts where id = ?`;
 
-/** An account from LOCK_ACCOUNT's values, built in one shape, as toStoredAccount builds it. */
+/** An account from LOCK_ACCOUNT's values: the fields toStoredAccount gives, in one object literal (one shape on the hot path). */
 function storedAccountOf(v: unknown[]): StoredAccount {
   return {
     id: v[0] as string,

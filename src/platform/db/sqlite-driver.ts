@@ -127,12 +127,11 @@ class FairSqliteDriver implements Driver {
   }
 
   eachRow(sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'values'): unknown[] {
+    const statement = this.statements.prepare(sqlText);
     if (mode === 'run') {
-      const statement = this.statements.prepare(sqlText);
       for (const row of rows) statement.run(...row);
       return [];
     }
-    const statement = this.statements.prepare(sqlText);
     const out: unknown[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) out[i] = statement.get(...rows[i]!);
     return out;
@@ -193,7 +192,7 @@ function quoted(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Statements that change the schema (migrations, tests' scratch tables). */
+/** Statements that change the schema (migrations, tests' scratch tables), as Kysely sends them: eachRow runs only inserts and updates. */
 const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
 
 /**
@@ -203,6 +202,8 @@ const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
 interface Prepared {
   statement: BetterSqlite3.Statement;
   reader: boolean;
+  /** A reader that writes nothing (not an `insert … returning`). */
+  readonly: boolean;
   toRow: ((values: unknown[]) => unknown) | undefined;
 }
 
@@ -245,7 +246,7 @@ class StatementCache {
       const statement = this.database.prepare(sqlText);
       const reader = statement.reader;
       if (reader) statement.raw(true);
-      entry = { statement, reader, toRow: undefined };
+      entry = { statement, reader, readonly: statement.readonly, toRow: undefined };
       if (this.entries.size >= STATEMENT_CACHE_MAX) this.entries.delete(this.entries.keys().next().value!);
     }
     if (objects && entry.reader && entry.toRow === undefined) entry.toRow = this.rowBuilder(entry.statement.columns().map((c) => c.name));
@@ -319,14 +320,14 @@ class ConnectionLease implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const { statement, toRow } = this.statements.prepareForQuery(query.sql);
+    const { statement, toRow, readonly } = this.statements.prepareForQuery(query.sql);
     const parameters = query.parameters as unknown[];
     if (toRow) {
       const values = statement.all(parameters) as unknown[][];
       const rows: R[] = new Array(values.length);
       for (let i = 0; i < values.length; i++) rows[i] = toRow(values[i]!) as R;
       // A write that returns rows (`returning`) outside a transaction committed on its own.
-      if (!statement.readonly && !this.database.inTransaction) await this.durable();
+      if (!readonly && !this.database.inTransaction) await this.durable();
       return { rows };
     }
     const { changes, lastInsertRowid } = statement.run(parameters);
