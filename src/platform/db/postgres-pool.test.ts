@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, POSTGRES_ADMIN_URL, scratchStorage, type ScratchStorage } from '../../../test/support/databases.js';
 import { AppError } from '../errors.js';
 import { openDatabase, type Database } from './database.js';
-import { endpointsOf, isConnectionLoss, PostgresPool, poolsDialect } from './postgres-pool.js';
+import { endpointsOf, isConnectionLoss, PostgresPool, poolsDialect, PREPARED_STATEMENTS_PER_CONNECTION } from './postgres-pool.js';
 
 describe('PostgreSQL URLs and errors', () => {
   it('splits a multi-host URL into one URL per host, keeping user, database and parameters', () => {
@@ -154,6 +154,62 @@ if (DIALECTS.includes('postgres')) {
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
         await terminate(rows[0]!.pid);
         for (let i = 0; i < 3; i++) await expect(sql`select 1`.execute(db)).resolves.toBeDefined();
+      });
+    });
+
+    describe('prepared statements', () => {
+      let database: Database;
+      let db: Kysely<any>;
+      let admin: postgres.Sql;
+
+      beforeAll(async () => {
+        database = await openDatabase(storage);
+        db = database.kysely as Kysely<any>;
+        await db.schema.createTable('pool_prepared').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('a', 'integer').execute();
+        await db.insertInto('pool_prepared').values({ id: 1, a: 10 }).execute();
+        admin = postgres(storage.databaseUrl!, { max: 1, onnotice: () => {} });
+      });
+      afterAll(async () => {
+        await admin?.end({ timeout: 1 });
+        await database?.close();
+      });
+
+      /** Runs `work` on one connection and answers the texts that connection has prepared. */
+      const preparedOnOneConnection = (work: (tx: Kysely<any>) => Promise<void>) =>
+        db.transaction().execute(async (tx) => {
+          await work(tx);
+          const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(tx);
+          return rows.map((r) => r.statement);
+        });
+
+      it('a statement with parameters is prepared once per connection and reused, not parsed again each run', async () => {
+        const texts = await preparedOnOneConnection(async (tx) => {
+          for (let i = 0; i < 3; i++) expect(await tx.selectFrom('pool_prepared').select('a').where('id', '=', 1).execute()).toEqual([{ a: 10 }]);
+        });
+        expect(texts.filter((t) => t.startsWith('select "a" from "pool_prepared"'))).toEqual(['select "a" from "pool_prepared" where "id" = $1']);
+      });
+
+      it('after another session changes a table\'s columns, a transaction on a stale statement answers STORAGE_UNAVAILABLE, and the next one reads the new columns', async () => {
+        const read = () => db.transaction().execute((tx) => tx.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute());
+        expect(await read()).toEqual([{ id: 1, a: 10 }]);
+        await admin.unsafe('alter table pool_prepared add column b integer');
+        expect(await read().then(() => 'read', codeOf)).toBe('STORAGE_UNAVAILABLE');
+        expect(await read()).toEqual([{ id: 1, a: 10, b: null }]);
+        // Outside a transaction postgres.js retries by itself.
+        await admin.unsafe('alter table pool_prepared drop column b');
+        expect(await db.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute()).toEqual([{ id: 1, a: 10 }]);
+      });
+
+      // Last: it fills the connection's room for prepared statements.
+      it(`a connection prepares at most ${PREPARED_STATEMENTS_PER_CONNECTION} distinct texts; past that, new texts still run, unprepared`, async () => {
+        const texts = await preparedOnOneConnection(async (tx) => {
+          for (let i = 0; i < PREPARED_STATEMENTS_PER_CONNECTION + 20; i++) {
+            const { rows } = await sql<{ a: number }>`select a + ${i} as a from pool_prepared where id = ${1} and ${sql.lit(i)} >= 0`.execute(tx);
+            expect(rows).toEqual([{ a: 10 + i }]);
+          }
+        });
+        expect(texts.length).toBeLessThanOrEqual(PREPARED_STATEMENTS_PER_CONNECTION);
+        expect(texts.filter((t) => t.includes('>= 0')).length).toBeGreaterThan(0);
       });
     });
 

@@ -61,6 +61,14 @@ export function isConnectionLoss(error: unknown): boolean {
   return CONNECTION_CODES.has(code) || SERVER_GONE_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code);
 }
 
+/**
+ * PostgreSQL refuses to run a prepared statement whose result columns changed under it (a
+ * `select *` after `alter table … add column`): "cached plan must not change result type".
+ */
+export function isStalePreparedStatement(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '0A000' && (error as { routine?: unknown }).routine === 'RevalidateCachedQuery';
+}
+
 /** A 503 the caller can retry (with the same Idempotency-Key when the request changes something). */
 export function storageUnavailable(detail: string, cause?: unknown): AppError {
   const error = new AppError('STORAGE_UNAVAILABLE', detail, { headers: { 'retry-after': '1' } });
@@ -96,6 +104,15 @@ export function endpointsOf(url: string): Endpoint[] {
   return hosts.map((host) => ({ url: `${url.slice(0, schemeEnd)}://${userInfo}${host}${cleanRest}`, label: host, skipUntilMs: 0 }));
 }
 
+/**
+ * Distinct statement texts a connection keeps prepared on the server. A prepared statement is
+ * parsed once and sent in one round trip; an unprepared one with parameters costs two (postgres.js
+ * describes it first) and a parse and plan every time. Our statements come from a bounded set
+ * (IN lists are padded to powers of two), so the cap only guards the server's memory against a
+ * caller that builds texts without bound: past it, new texts run unprepared.
+ */
+export const PREPARED_STATEMENTS_PER_CONNECTION = 500;
+
 /** A checked-out connection as Kysely sees it. */
 class PooledConnection implements DatabaseConnection {
   /** The server answered and the connection has not closed since. */
@@ -104,6 +121,8 @@ class PooledConnection implements DatabaseConnection {
   /** Closed while checked out: the rest of this unit of work must not run elsewhere. */
   lost = false;
   readonly client: postgres.Sql;
+  /** Statement texts this connection runs as named prepared statements. */
+  private readonly preparedTexts = new Set<string>();
 
   constructor(
     readonly endpoint: Endpoint,
@@ -134,15 +153,29 @@ class PooledConnection implements DatabaseConnection {
       throw storageUnavailable('the connection to PostgreSQL was lost during this request; nothing after the loss was written, and a statement in flight at that moment may or may not have taken effect');
     }
     try {
-      const result = await this.client.unsafe(query.sql, [...query.parameters] as postgres.ParameterOrJSON<never>[]);
+      const result = await this.client.unsafe(query.sql, [...query.parameters] as postgres.ParameterOrJSON<never>[], { prepare: this.prepares(query.sql) });
       const affects = result.command === 'INSERT' || result.command === 'UPDATE' || result.command === 'DELETE' || result.command === 'MERGE';
       return { rows: Array.from(result) as R[], ...(affects && { numAffectedRows: BigInt(result.count) }) };
     } catch (error) {
+      if (isStalePreparedStatement(error)) {
+        // Outside a transaction postgres.js prepares it again and retries; inside one the
+        // transaction is aborted, and only the caller can run it again. postgres.js has dropped
+        // the statement, so the next run prepares it afresh.
+        throw storageUnavailable('a table this statement reads changed its columns since the connection prepared it (a migration ran); nothing of this transaction was written, and a retry runs it against the new columns', error);
+      }
       if (!isConnectionLoss(error)) throw error;
       this.lost = true;
       this.connected = false;
       throw storageUnavailable(`lost the connection to PostgreSQL at ${this.endpoint.label}; the statement in flight may or may not have taken effect`, error);
     }
+  }
+
+  /** Whether `sql` runs as a named prepared statement: yes once chosen, and while there is room. */
+  private prepares(sql: string): boolean {
+    if (this.preparedTexts.has(sql)) return true;
+    if (this.preparedTexts.size >= PREPARED_STATEMENTS_PER_CONNECTION) return false;
+    this.preparedTexts.add(sql);
+    return true;
   }
 
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
