@@ -172,16 +172,22 @@ const INSERT_TRANSFER = `insert into ledger_transfers
   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /**
- * The ledger's tables. The three statements of a group's write (lock the accounts, insert the
- * transfers, write the balances) run a short prepared statement per row on SQLite
- * (`Database.eachRow`: about 3× cheaper there than one statement for all rows) and one
- * statement for all rows on PostgreSQL (one round trip).
+ * The ledger's tables. The statements of a group's write (lock the holds and accounts, read the
+ * refs, insert the transfers, write the balances and hold statuses) run a short prepared
+ * statement per row on SQLite (`Database.eachRow`: about 3× cheaper there than one statement
+ * for all rows), and on PostgreSQL one statement for all rows that takes each column as an
+ * array: one round trip, and one statement text whatever the group's size, so it is prepared
+ * once per connection. (IN lists and multi-row VALUES, the portable form kept for SQLite outside
+ * a transaction, make a text per size and split a group into several statements.)
  */
 export class LedgerStore {
   readonly db: LedgerExecutor;
+  /** PostgreSQL: statements over arrays of values (`= any`, `unnest`). */
+  private readonly arrays: boolean;
 
   constructor(readonly database: Database) {
     this.db = database.kysely as unknown as LedgerExecutor;
+    this.arrays = database.dialect === 'postgres';
   }
 
   // --- currencies ---------------------------------------------------------------------
@@ -223,6 +229,11 @@ export class LedgerStore {
       }
       return out;
     }
+    if (this.arrays) {
+      const { rows } = await sql<AccountsTable>`select * from ledger_accounts where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
+      for (const row of rows) out.set(row.id, toStoredAccount(row));
+      return out;
+    }
     for (const chunk of inLists(ids, true)) {
       const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
       for (const row of rows) out.set(row.id, toStoredAccount(row));
@@ -240,6 +251,17 @@ export class LedgerStore {
     if (eachRow) {
       const rows = accounts.map((a) => [a.debitsPending, a.debitsPosted, a.creditsPending, a.creditsPosted, a.lastTransferId, a.id]);
       eachRow.run(ex, 'update ledger_accounts set debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, last_transfer_id = ? where id = ?', rows);
+      return;
+    }
+    if (this.arrays) {
+      // bigints travel as decimal strings: postgres.js would declare an array of bigints a single int8.
+      if (accounts.length === 0) return;
+      const column = <T>(of: (a: StoredAccount) => T) => accounts.map(of);
+      await sql`update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
+        from unnest(cast(${column((a) => a.id)} as text[]), cast(${column((a) => String(a.debitsPending))} as bigint[]), cast(${column((a) => String(a.debitsPosted))} as bigint[]),
+          cast(${column((a) => String(a.creditsPending))} as bigint[]), cast(${column((a) => String(a.creditsPosted))} as bigint[]), cast(${column((a) => a.lastTransferId)} as text[]))
+          as v (id, dpe, dpo, cpe, cpo, head)
+        where ledger_accounts.id = v.id`.execute(ex);
       return;
     }
     for (const chunk of chunksOf(accounts, 256)) {
@@ -333,6 +355,19 @@ export class LedgerStore {
       eachRow.run(ex, INSERT_TRANSFER, rows);
       return;
     }
+    if (this.arrays) {
+      if (transfers.length === 0) return;
+      const column = <T>(of: (t: Transfer) => T) => transfers.map(of);
+      await sql`insert into ledger_transfers
+        (id, ref, kind, debit_account_id, credit_account_id, currency, amount_minor, hold_id, hold_status, owner, expires_at_ms, batch_id, memo, created_at_ms, debit_prev_id, credit_prev_id)
+        select * from unnest(cast(${column((t) => t.id)} as text[]), cast(${column((t) => t.ref)} as text[]), cast(${column((t) => t.kind)} as text[]),
+          cast(${column((t) => t.debitAccountId)} as text[]), cast(${column((t) => t.creditAccountId)} as text[]), cast(${column((t) => t.currency)} as text[]),
+          cast(${column((t) => String(t.amountMinor))} as bigint[]), cast(${column((t) => t.holdId)} as text[]), cast(${column((t) => t.holdStatus)} as text[]),
+          cast(${column((t) => t.owner)} as text[]), cast(${column((t) => t.expiresAtMs)} as bigint[]), cast(${column((t) => t.batchId)} as text[]),
+          cast(${column((t) => t.memo)} as text[]), cast(${column((t) => t.createdAtMs)} as bigint[]),
+          cast(${links.map((l) => l.debitPrevId)} as text[]), cast(${links.map((l) => l.creditPrevId)} as text[]))`.execute(ex);
+      return;
+    }
     let start = 0;
     for (const chunk of chunksOf(transfers, 128)) {
       const offset = start;
@@ -366,6 +401,12 @@ export class LedgerStore {
   /** Transfers with any of these refs, by ref. */
   async findTransfersByRefs(ex: LedgerExecutor, refs: readonly string[]): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
+    if (this.arrays) {
+      if (refs.length === 0) return out;
+      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ref = any(cast(${[...new Set(refs)]} as text[]))`.execute(ex);
+      for (const row of rows) out.set(row.ref, toTransfer(row));
+      return out;
+    }
     for (const chunk of inLists(refs)) {
       for (const row of await ex.selectFrom('ledger_transfers').selectAll().where('ref', 'in', chunk).execute()) out.set(row.ref, toTransfer(row));
     }
@@ -375,6 +416,12 @@ export class LedgerStore {
   /** Holds by id, locked in id order (PostgreSQL) so two settlements of one hold queue up. */
   async lockHolds(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
+    if (this.arrays) {
+      if (ids.length === 0) return out;
+      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
+      for (const row of rows) out.set(row.id, toTransfer(row));
+      return out;
+    }
     for (const chunk of inLists(ids, true)) {
       const rows = await this.database.forUpdate(ex.selectFrom('ledger_transfers').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
       for (const row of rows) out.set(row.id, toTransfer(row));
@@ -383,6 +430,13 @@ export class LedgerStore {
   }
 
   async setHoldStatuses(ex: LedgerExecutor, changes: ReadonlyMap<string, HoldStatus>): Promise<void> {
+    if (this.arrays) {
+      if (changes.size === 0) return;
+      await sql`update ledger_transfers set hold_status = v.status
+        from unnest(cast(${[...changes.keys()]} as text[]), cast(${[...changes.values()]} as text[])) as v (id, status)
+        where ledger_transfers.id = v.id`.execute(ex);
+      return;
+    }
     const byStatus = new Map<HoldStatus, string[]>();
     for (const [id, status] of changes) byStatus.set(status, [...(byStatus.get(status) ?? []), id]);
     for (const [status, ids] of byStatus) {
