@@ -148,23 +148,33 @@ function storedAccountOf(v: unknown[]): StoredAccount {
   };
 }
 
-function toTransfer(row: TransfersTable): Transfer {
+/** The columns a Transfer is made of, in the order transferOf takes them. */
+const TRANSFER_COLUMNS = 'id, ref, kind, debit_account_id, credit_account_id, currency, amount_minor, hold_id, hold_status, owner, expires_at_ms, batch_id, memo, created_at_ms';
+const TRANSFER_BY_REF = `select ${TRANSFER_COLUMNS} from ledger_transfers where ref = ?`;
+const TRANSFER_BY_ID = `select ${TRANSFER_COLUMNS} from ledger_transfers where id = ?`;
+
+/** A transfer from its TRANSFER_COLUMNS values (SQLite's statement-per-row reads answer arrays). */
+function transferOf(v: readonly unknown[]): Transfer {
   return {
-    id: row.id,
-    ref: row.ref,
-    kind: row.kind as TransferKind,
-    debitAccountId: row.debit_account_id,
-    creditAccountId: row.credit_account_id,
-    currency: row.currency,
-    amountMinor: BigInt(row.amount_minor),
-    holdId: row.hold_id,
-    holdStatus: row.hold_status as HoldStatus | null,
-    owner: row.owner,
-    expiresAtMs: row.expires_at_ms === null ? null : toNumber(row.expires_at_ms),
-    batchId: row.batch_id,
-    memo: row.memo,
-    createdAtMs: toNumber(row.created_at_ms),
+    id: v[0] as string,
+    ref: v[1] as string,
+    kind: v[2] as TransferKind,
+    debitAccountId: v[3] as string,
+    creditAccountId: v[4] as string,
+    currency: v[5] as string,
+    amountMinor: BigInt(v[6] as Int),
+    holdId: v[7] as string | null,
+    holdStatus: v[8] as HoldStatus | null,
+    owner: v[9] as string,
+    expiresAtMs: v[10] === null ? null : toNumber(v[10] as Int),
+    batchId: v[11] as string,
+    memo: v[12] as string,
+    createdAtMs: toNumber(v[13] as Int),
   };
+}
+
+function toTransfer(r: TransfersTable): Transfer {
+  return transferOf([r.id, r.ref, r.kind, r.debit_account_id, r.credit_account_id, r.currency, r.amount_minor, r.hold_id, r.hold_status, r.owner, r.expires_at_ms, r.batch_id, r.memo, r.created_at_ms]);
 }
 
 const INSERT_TRANSFER = `insert into ledger_transfers
@@ -401,6 +411,13 @@ export class LedgerStore {
   /** Transfers with any of these refs, by ref. */
   async findTransfersByRefs(ex: LedgerExecutor, refs: readonly string[]): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
+    const eachRow = eachRowIn(this.database, ex);
+    if (eachRow) {
+      for (const values of eachRow.values(ex, TRANSFER_BY_REF, [...new Set(refs)].map((ref) => [ref]))) {
+        if (values) out.set(values[1] as string, transferOf(values));
+      }
+      return out;
+    }
     if (this.arrays) {
       if (refs.length === 0) return out;
       const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ref = any(cast(${[...new Set(refs)]} as text[]))`.execute(ex);
@@ -416,6 +433,14 @@ export class LedgerStore {
   /** Holds by id, locked in id order (PostgreSQL) so two settlements of one hold queue up. */
   async lockHolds(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
+    const eachRow = eachRowIn(this.database, ex);
+    if (eachRow) {
+      // SQLite's one writer needs no row locks.
+      for (const values of eachRow.values(ex, TRANSFER_BY_ID, [...new Set(ids)].map((id) => [id]))) {
+        if (values) out.set(values[0] as string, transferOf(values));
+      }
+      return out;
+    }
     if (this.arrays) {
       if (ids.length === 0) return out;
       const { rows } = await sql<TransfersTable>`select * from ledger_transfers where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
@@ -430,6 +455,11 @@ export class LedgerStore {
   }
 
   async setHoldStatuses(ex: LedgerExecutor, changes: ReadonlyMap<string, HoldStatus>): Promise<void> {
+    const eachRow = eachRowIn(this.database, ex);
+    if (eachRow) {
+      eachRow.run(ex, 'update ledger_transfers set hold_status = ? where id = ?', [...changes].map(([id, status]) => [status, id]));
+      return;
+    }
     if (this.arrays) {
       if (changes.size === 0) return;
       await sql`update ledger_transfers set hold_status = v.status
