@@ -182,9 +182,10 @@ if (DIALECTS.includes('postgres')) {
           return rows.map((r) => r.statement);
         });
 
-      it('a statement with parameters is prepared once per connection and reused, not parsed again each run', async () => {
+      it('a statement with parameters is prepared once per connection on its second run and reused after; one run once is not', async () => {
         const texts = await preparedOnOneConnection(async (tx) => {
           for (let i = 0; i < 3; i++) expect(await tx.selectFrom('pool_prepared').select('a').where('id', '=', 1).execute()).toEqual([{ a: 10 }]);
+          expect(await tx.selectFrom('pool_prepared').select('a').where('id', '=', 1).where('a', '=', 10).execute()).toEqual([{ a: 10 }]);
         });
         expect(texts.filter((t) => t.startsWith('select "a" from "pool_prepared"'))).toEqual(['select "a" from "pool_prepared" where "id" = $1']);
       });
@@ -192,6 +193,7 @@ if (DIALECTS.includes('postgres')) {
       it('after another session changes a table\'s columns, a transaction on a stale statement answers STORAGE_UNAVAILABLE, and the next one reads the new columns', async () => {
         const read = () => db.transaction().execute((tx) => tx.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute());
         expect(await read()).toEqual([{ id: 1, a: 10 }]);
+        expect(await read()).toEqual([{ id: 1, a: 10 }]); // prepared now
         await admin.unsafe('alter table pool_prepared add column b integer');
         expect(await read().then(() => 'read', codeOf)).toBe('STORAGE_UNAVAILABLE');
         expect(await read()).toEqual([{ id: 1, a: 10, b: null }]);
@@ -204,12 +206,16 @@ if (DIALECTS.includes('postgres')) {
       it(`a connection prepares at most ${PREPARED_STATEMENTS_PER_CONNECTION} distinct texts; past that, new texts still run, unprepared`, async () => {
         const texts = await preparedOnOneConnection(async (tx) => {
           for (let i = 0; i < PREPARED_STATEMENTS_PER_CONNECTION + 20; i++) {
-            const { rows } = await sql<{ a: number }>`select a + ${i} as a from pool_prepared where id = ${1} and ${sql.lit(i)} >= 0`.execute(tx);
-            expect(rows).toEqual([{ a: 10 + i }]);
+            for (let run = 0; run < 2; run++) {
+              const { rows } = await sql<{ a: number }>`select a + ${i} as a from pool_prepared where id = ${1} and ${sql.lit(i)} >= 0`.execute(tx);
+              expect(rows).toEqual([{ a: 10 + i }]);
+            }
           }
         });
-        expect(texts.length).toBeLessThanOrEqual(PREPARED_STATEMENTS_PER_CONNECTION);
-        expect(texts.filter((t) => t.includes('>= 0')).length).toBeGreaterThan(0);
+        // (The server may also hold a statement postgres.js replaced after a schema change.)
+        const ours = texts.filter((t) => t.includes('>= 0')).length;
+        expect(ours).toBeGreaterThan(0);
+        expect(ours).toBeLessThanOrEqual(PREPARED_STATEMENTS_PER_CONNECTION);
       });
     });
 

@@ -107,11 +107,14 @@ export function endpointsOf(url: string): Endpoint[] {
 /**
  * Distinct statement texts a connection keeps prepared on the server. A prepared statement is
  * parsed once and sent in one round trip; an unprepared one with parameters costs two (postgres.js
- * describes it first) and a parse and plan every time. Our statements come from a bounded set
- * (IN lists are padded to powers of two), so the cap only guards the server's memory against a
- * caller that builds texts without bound: past it, new texts run unprepared.
+ * describes it first) and a parse and plan every time. A text is prepared the second time the
+ * connection runs it, so texts that never come back (a multi-row insert of an odd size) do not
+ * take the room; past the cap, new texts run unprepared, so a caller that builds texts without
+ * bound cannot fill the server's memory.
  */
 export const PREPARED_STATEMENTS_PER_CONNECTION = 500;
+/** Texts run once and remembered, waiting for a second run; forgotten all at once past this. */
+const TEXTS_SEEN_ONCE_MAX = 2_000;
 
 /** A checked-out connection as Kysely sees it. */
 class PooledConnection implements DatabaseConnection {
@@ -123,6 +126,7 @@ class PooledConnection implements DatabaseConnection {
   readonly client: postgres.Sql;
   /** Statement texts this connection runs as named prepared statements. */
   private readonly preparedTexts = new Set<string>();
+  private readonly textsSeenOnce = new Set<string>();
 
   constructor(
     readonly endpoint: Endpoint,
@@ -170,10 +174,15 @@ class PooledConnection implements DatabaseConnection {
     }
   }
 
-  /** Whether `sql` runs as a named prepared statement: yes once chosen, and while there is room. */
+  /** Whether `sql` runs as a named prepared statement: from its second run on, while there is room. */
   private prepares(sql: string): boolean {
     if (this.preparedTexts.has(sql)) return true;
     if (this.preparedTexts.size >= PREPARED_STATEMENTS_PER_CONNECTION) return false;
+    if (!this.textsSeenOnce.delete(sql)) {
+      if (this.textsSeenOnce.size >= TEXTS_SEEN_ONCE_MAX) this.textsSeenOnce.clear();
+      this.textsSeenOnce.add(sql);
+      return false;
+    }
     this.preparedTexts.add(sql);
     return true;
   }
