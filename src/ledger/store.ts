@@ -409,47 +409,39 @@ export class LedgerStore {
   }
 
   /** Transfers with any of these refs, by ref. */
-  async findTransfersByRefs(ex: LedgerExecutor, refs: readonly string[]): Promise<Map<string, Transfer>> {
-    const out = new Map<string, Transfer>();
-    const eachRow = eachRowIn(this.database, ex);
-    if (eachRow) {
-      for (const values of eachRow.values(ex, TRANSFER_BY_REF, [...new Set(refs)].map((ref) => [ref]))) {
-        if (values) out.set(values[1] as string, transferOf(values));
-      }
-      return out;
-    }
-    if (this.arrays) {
-      if (refs.length === 0) return out;
-      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ref = any(cast(${[...new Set(refs)]} as text[]))`.execute(ex);
-      for (const row of rows) out.set(row.ref, toTransfer(row));
-      return out;
-    }
-    for (const chunk of inLists(refs)) {
-      for (const row of await ex.selectFrom('ledger_transfers').selectAll().where('ref', 'in', chunk).execute()) out.set(row.ref, toTransfer(row));
-    }
-    return out;
+  findTransfersByRefs(ex: LedgerExecutor, refs: readonly string[]): Promise<Map<string, Transfer>> {
+    return this.transfersWhere(ex, 'ref', refs, false);
   }
 
   /** Holds by id, locked in id order (PostgreSQL) so two settlements of one hold queue up. */
-  async lockHolds(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Transfer>> {
+  lockHolds(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, Transfer>> {
+    return this.transfersWhere(ex, 'id', ids, true);
+  }
+
+  /** Transfers whose `column` is one of `keys`, by that column; with `lock`, locked in id order on PostgreSQL. */
+  private async transfersWhere(ex: LedgerExecutor, column: 'id' | 'ref', keys: readonly string[], lock: boolean): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
+    const unique = [...new Set(keys)];
     const eachRow = eachRowIn(this.database, ex);
     if (eachRow) {
       // SQLite's one writer needs no row locks.
-      for (const values of eachRow.values(ex, TRANSFER_BY_ID, [...new Set(ids)].map((id) => [id]))) {
-        if (values) out.set(values[0] as string, transferOf(values));
+      for (const values of eachRow.values(ex, column === 'id' ? TRANSFER_BY_ID : TRANSFER_BY_REF, unique.map((key) => [key]))) {
+        if (values) {
+          const transfer = transferOf(values);
+          out.set(transfer[column], transfer);
+        }
       }
       return out;
     }
     if (this.arrays) {
-      if (ids.length === 0) return out;
-      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
-      for (const row of rows) out.set(row.id, toTransfer(row));
+      if (unique.length === 0) return out;
+      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ${sql.ref(column)} = any(cast(${unique} as text[]))${lock ? sql` order by id for update` : sql``}`.execute(ex);
+      for (const row of rows) out.set(row[column], toTransfer(row));
       return out;
     }
-    for (const chunk of inLists(ids, true)) {
-      const rows = await this.database.forUpdate(ex.selectFrom('ledger_transfers').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
-      for (const row of rows) out.set(row.id, toTransfer(row));
+    for (const chunk of inLists(unique, lock)) {
+      const query = ex.selectFrom('ledger_transfers').selectAll().where(column, 'in', chunk);
+      for (const row of await (lock ? this.database.forUpdate(query.orderBy('id')) : query).execute()) out.set(row[column], toTransfer(row));
     }
     return out;
   }

@@ -101,29 +101,38 @@ if (DIALECTS.includes('postgres')) {
       }
     });
 
-    describe('a connection lost under work', () => {
-      let database: Database;
-      let db: Kysely<any>;
-      let admin: postgres.Sql;
-
+    /**
+     * For the tests of one describe block: this run's database, opened and set up once, and an
+     * admin session (to `adminUrl`) that acts from outside the pool; both closed after the block.
+     */
+    function openForBlock(adminUrl: () => string, setUp: (db: Kysely<any>) => Promise<void>) {
+      const opened = {} as { database: Database; db: Kysely<any>; admin: postgres.Sql };
       beforeAll(async () => {
-        database = await openDatabase(storage);
-        db = database.kysely as Kysely<any>;
-        await db.schema.createTable('pool_lost').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
-        admin = postgres(POSTGRES_ADMIN_URL, { max: 1, onnotice: () => {} });
+        opened.database = await openDatabase(storage);
+        opened.db = opened.database.kysely as Kysely<any>;
+        await setUp(opened.db);
+        opened.admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
       });
       afterAll(async () => {
-        await admin?.end({ timeout: 1 });
-        await database?.close();
+        await opened.admin?.end({ timeout: 1 });
+        await opened.database?.close();
       });
+      return opened;
+    }
+
+    describe('a connection lost under work', () => {
+      const opened = openForBlock(
+        () => POSTGRES_ADMIN_URL,
+        (db) => db.schema.createTable('pool_lost').addColumn('id', 'integer', (c) => c.primaryKey()).execute(),
+      );
 
       const terminate = async (pid: number) => {
-        await admin`select pg_terminate_backend(${pid})`;
+        await opened.admin`select pg_terminate_backend(${pid})`;
         await new Promise((r) => setTimeout(r, 100)); // let the client see the connection go
       };
 
       it('between two statements of a transaction: the rest fails, nothing of it is written, and the pool goes on', async () => {
-        const outcome = await db
+        const outcome = await opened.db
           .transaction()
           .execute(async (tx) => {
             await tx.insertInto('pool_lost').values({ id: 1 }).execute();
@@ -133,50 +142,42 @@ if (DIALECTS.includes('postgres')) {
           })
           .then(() => 'committed', codeOf);
         expect(outcome).toBe('STORAGE_UNAVAILABLE');
-        expect(await db.selectFrom('pool_lost').selectAll().execute()).toEqual([]);
+        expect(await opened.db.selectFrom('pool_lost').selectAll().execute()).toEqual([]);
       });
 
       it('during a statement: the caller hears STORAGE_UNAVAILABLE, and the next request gets a fresh connection', async () => {
-        const running = sql`select pg_sleep(10)`.execute(db).then(() => 'finished', codeOf);
+        const running = sql`select pg_sleep(10)`.execute(opened.db).then(() => 'finished', codeOf);
         let pid: number | undefined;
         for (let i = 0; i < 50 && pid === undefined; i++) {
-          const [row] = await admin<{ pid: number }[]>`select pid from pg_stat_activity where query = 'select pg_sleep(10)' and state = 'active'`;
+          const [row] = await opened.admin<{ pid: number }[]>`select pid from pg_stat_activity where query = 'select pg_sleep(10)' and state = 'active'`;
           pid = row?.pid;
           if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
         }
         await terminate(pid!);
         expect(await running).toBe('STORAGE_UNAVAILABLE');
-        await db.insertInto('pool_lost').values({ id: 3 }).execute();
-        expect((await db.selectFrom('pool_lost').select('id').execute()).map((r) => r.id)).toEqual([3]);
+        await opened.db.insertInto('pool_lost').values({ id: 3 }).execute();
+        expect((await opened.db.selectFrom('pool_lost').select('id').execute()).map((r) => r.id)).toEqual([3]);
       });
 
       it('an idle connection that was closed is replaced, not used', async () => {
-        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db);
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(opened.db);
         await terminate(rows[0]!.pid);
-        for (let i = 0; i < 3; i++) await expect(sql`select 1`.execute(db)).resolves.toBeDefined();
+        for (let i = 0; i < 3; i++) await expect(sql`select 1`.execute(opened.db)).resolves.toBeDefined();
       });
     });
 
     describe('prepared statements', () => {
-      let database: Database;
-      let db: Kysely<any>;
-      let admin: postgres.Sql;
-
-      beforeAll(async () => {
-        database = await openDatabase(storage);
-        db = database.kysely as Kysely<any>;
-        await db.schema.createTable('pool_prepared').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('a', 'integer').execute();
-        await db.insertInto('pool_prepared').values({ id: 1, a: 10 }).execute();
-        admin = postgres(storage.databaseUrl!, { max: 1, onnotice: () => {} });
-      });
-      afterAll(async () => {
-        await admin?.end({ timeout: 1 });
-        await database?.close();
-      });
+      const opened = openForBlock(
+        () => storage.databaseUrl!,
+        async (db) => {
+          await db.schema.createTable('pool_prepared').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('a', 'integer').execute();
+          await db.insertInto('pool_prepared').values({ id: 1, a: 10 }).execute();
+        },
+      );
 
       /** Runs `work` on one connection and answers the texts that connection has prepared. */
       const preparedOnOneConnection = (work: (tx: Kysely<any>) => Promise<void>) =>
-        db.transaction().execute(async (tx) => {
+        opened.db.transaction().execute(async (tx) => {
           await work(tx);
           const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(tx);
           return rows.map((r) => r.statement);
@@ -191,15 +192,15 @@ if (DIALECTS.includes('postgres')) {
       });
 
       it('after another session changes a table\'s columns, a transaction on a stale statement answers STORAGE_UNAVAILABLE, and the next one reads the new columns', async () => {
-        const read = () => db.transaction().execute((tx) => tx.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute());
+        const read = () => opened.db.transaction().execute((tx) => tx.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute());
         expect(await read()).toEqual([{ id: 1, a: 10 }]);
         expect(await read()).toEqual([{ id: 1, a: 10 }]); // prepared now
-        await admin.unsafe('alter table pool_prepared add column b integer');
+        await opened.admin.unsafe('alter table pool_prepared add column b integer');
         expect(await read().then(() => 'read', codeOf)).toBe('STORAGE_UNAVAILABLE');
         expect(await read()).toEqual([{ id: 1, a: 10, b: null }]);
         // Outside a transaction postgres.js retries by itself.
-        await admin.unsafe('alter table pool_prepared drop column b');
-        expect(await db.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute()).toEqual([{ id: 1, a: 10 }]);
+        await opened.admin.unsafe('alter table pool_prepared drop column b');
+        expect(await opened.db.selectFrom('pool_prepared').selectAll().where('id', '=', 1).execute()).toEqual([{ id: 1, a: 10 }]);
       });
 
       // Last: it fills the connection's room for prepared statements.
