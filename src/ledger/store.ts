@@ -264,7 +264,7 @@ export class LedgerStore {
       return;
     }
     if (this.arrays) {
-      // bigints travel as decimal strings: postgres.js would declare an array of bigints a single int8.
+      // bigints travel as decimal strings (here and in insertTransfers): postgres.js would declare an array of bigints a single int8.
       if (accounts.length === 0) return;
       const column = <T>(of: (a: StoredAccount) => T) => accounts.map(of);
       await sql`update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
