@@ -70,41 +70,6 @@ export interface LedgerTables {
 
 export type LedgerExecutor = Kysely<LedgerTables>;
 
-/** Parameters per IN list: well inside SQLite's and PostgreSQL's limits. */
-const IN_LIST_MAX = 512;
-
-/**
- * Splits `items` into chunks of at most `size`, each a power of two long (200 → 128 + 64 + 8),
- * so a statement over a chunk has one of a few shapes and its prepared form is reused.
- */
-function chunksOf<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  let i = 0;
-  while (i < items.length) {
-    let n = 1;
-    while (n * 2 <= Math.min(size, items.length - i)) n *= 2;
-    out.push(items.slice(i, i + n));
-    i += n;
-  }
-  return out;
-}
-
-/** Parameters for an IN list, padded with its last value to a power of two (same reason). */
-function inList<T>(items: readonly T[]): T[] {
-  let n = 1;
-  while (n < items.length) n *= 2;
-  return [...items, ...Array<T>(n - items.length).fill(items[items.length - 1]!)];
-}
-
-/** Distinct values in IN lists of at most IN_LIST_MAX, each padded to a power of two. */
-function inLists<T>(items: Iterable<T>, sorted = false): T[][] {
-  const unique = [...new Set(items)];
-  if (sorted) unique.sort();
-  const out: T[][] = [];
-  for (let i = 0; i < unique.length; i += IN_LIST_MAX) out.push(inList(unique.slice(i, i + IN_LIST_MAX)));
-  return out;
-}
-
 function toAccount(row: AccountsTable): Account {
   return {
     id: row.id,
@@ -187,17 +152,26 @@ const INSERT_TRANSFER = `insert into ledger_transfers
  * statement per row on SQLite (`Database.eachRow`: about 3× cheaper there than one statement
  * for all rows), and on PostgreSQL one statement for all rows that takes each column as an
  * array: one round trip, and one statement text whatever the group's size, so it is prepared
- * once per connection. (IN lists and multi-row VALUES, the portable form kept for SQLite outside
- * a transaction, make a text per size and split a group into several statements.)
+ * once per connection. (IN lists and multi-row VALUES made a text per size and split a group
+ * into several statements.)
  */
 export class LedgerStore {
   readonly db: LedgerExecutor;
-  /** PostgreSQL: statements over arrays of values (`= any`, `unnest`). */
-  private readonly arrays: boolean;
 
   constructor(readonly database: Database) {
     this.db = database.kysely as unknown as LedgerExecutor;
-    this.arrays = database.dialect === 'postgres';
+  }
+
+  /**
+   * SQLite's statement-per-row runner for `ex`, or undefined on PostgreSQL (statements over
+   * arrays, `= any` and `unnest`). A group's reads and writes run only inside a transaction,
+   * which on SQLite is what lets eachRow use the connection.
+   */
+  private rowsIn(ex: LedgerExecutor): Database['eachRow'] {
+    if (this.database.dialect === 'postgres') return undefined;
+    const eachRow = eachRowIn(this.database, ex);
+    if (!eachRow) throw new Error('the ledger reads and writes a group only inside a transaction');
+    return eachRow;
   }
 
   // --- currencies ---------------------------------------------------------------------
@@ -232,59 +206,38 @@ export class LedgerStore {
    */
   async lockAccounts(ex: LedgerExecutor, ids: readonly string[]): Promise<Map<string, StoredAccount>> {
     const out = new Map<string, StoredAccount>();
-    const eachRow = eachRowIn(this.database, ex);
+    const eachRow = this.rowsIn(ex);
     if (eachRow) {
       for (const values of eachRow.values(ex, LOCK_ACCOUNT, [...new Set(ids)].sort().map((id) => [id]))) {
         if (values) out.set(values[0] as string, storedAccountOf(values));
       }
       return out;
     }
-    if (this.arrays) {
-      const { rows } = await sql<AccountsTable>`select * from ledger_accounts where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
-      for (const row of rows) out.set(row.id, toStoredAccount(row));
-      return out;
-    }
-    for (const chunk of inLists(ids, true)) {
-      const rows = await this.database.forUpdate(ex.selectFrom('ledger_accounts').selectAll().where('id', 'in', chunk).orderBy('id')).execute();
-      for (const row of rows) out.set(row.id, toStoredAccount(row));
-    }
+    if (ids.length === 0) return out;
+    const { rows } = await sql<AccountsTable>`select * from ledger_accounts where id = any(cast(${[...new Set(ids)]} as text[])) order by id for update`.execute(ex);
+    for (const row of rows) out.set(row.id, toStoredAccount(row));
     return out;
   }
 
   /**
-   * Writes accounts' counters and history heads as absolute values, in one statement per
-   * chunk. Only for rows this transaction has locked (lockAccounts), so nobody else changed
-   * them in between.
+   * Writes accounts' counters and history heads as absolute values. Only for rows this
+   * transaction has locked (lockAccounts), so nobody else changed them in between.
    */
   async writeBalances(ex: LedgerExecutor, accounts: readonly StoredAccount[]): Promise<void> {
-    const eachRow = eachRowIn(this.database, ex);
+    const eachRow = this.rowsIn(ex);
     if (eachRow) {
       const rows = accounts.map((a) => [a.debitsPending, a.debitsPosted, a.creditsPending, a.creditsPosted, a.lastTransferId, a.id]);
       eachRow.run(ex, 'update ledger_accounts set debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, last_transfer_id = ? where id = ?', rows);
       return;
     }
-    if (this.arrays) {
-      // bigints travel as decimal strings (here and in insertTransfers): postgres.js would declare an array of bigints a single int8.
-      if (accounts.length === 0) return;
-      const column = <T>(of: (a: StoredAccount) => T) => accounts.map(of);
-      await sql`update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
-        from unnest(cast(${column((a) => a.id)} as text[]), cast(${column((a) => String(a.debitsPending))} as bigint[]), cast(${column((a) => String(a.debitsPosted))} as bigint[]),
-          cast(${column((a) => String(a.creditsPending))} as bigint[]), cast(${column((a) => String(a.creditsPosted))} as bigint[]), cast(${column((a) => a.lastTransferId)} as text[]))
-          as v (id, dpe, dpo, cpe, cpo, head)
-        where ledger_accounts.id = v.id`.execute(ex);
-      return;
-    }
-    for (const chunk of chunksOf(accounts, 256)) {
-      const rows = sql.join(
-        chunk.map(
-          (a) =>
-            sql`(${a.id}, cast(${a.debitsPending} as bigint), cast(${a.debitsPosted} as bigint), cast(${a.creditsPending} as bigint), cast(${a.creditsPosted} as bigint), cast(${a.lastTransferId} as text))`,
-        ),
-      );
-      await sql`with v (id, dpe, dpo, cpe, cpo, head) as (values ${rows})
-        update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
-        from v where ledger_accounts.id = v.id`.execute(ex);
-    }
+    // bigints travel as decimal strings (here and in insertTransfers): postgres.js would declare an array of bigints a single int8.
+    if (accounts.length === 0) return;
+    const column = <T>(of: (a: StoredAccount) => T) => accounts.map(of);
+    await sql`update ledger_accounts set debits_pending = v.dpe, debits_posted = v.dpo, credits_pending = v.cpe, credits_posted = v.cpo, last_transfer_id = v.head
+      from unnest(cast(${column((a) => a.id)} as text[]), cast(${column((a) => String(a.debitsPending))} as bigint[]), cast(${column((a) => String(a.debitsPosted))} as bigint[]),
+        cast(${column((a) => String(a.creditsPending))} as bigint[]), cast(${column((a) => String(a.creditsPosted))} as bigint[]), cast(${column((a) => a.lastTransferId)} as text[]))
+        as v (id, dpe, dpo, cpe, cpo, head)
+      where ledger_accounts.id = v.id`.execute(ex);
   }
 
   async findWallet(ex: LedgerExecutor, userId: string, currency: string): Promise<Account | undefined> {
@@ -357,7 +310,7 @@ export class LedgerStore {
   /** `links[i]`: where `transfers[i]` joins its accounts' history chains. */
   async insertTransfers(ex: LedgerExecutor, transfers: readonly Transfer[], links: readonly ChainLinks[]): Promise<void> {
     assert.equal(links.length, transfers.length);
-    const eachRow = eachRowIn(this.database, ex);
+    const eachRow = this.rowsIn(ex);
     if (eachRow) {
       const rows = transfers.map((t, i) => [
         t.id, t.ref, t.kind, t.debitAccountId, t.creditAccountId, t.currency, t.amountMinor, t.holdId, t.holdStatus, t.owner, t.expiresAtMs, t.batchId, t.memo, t.createdAtMs, links[i]!.debitPrevId, links[i]!.creditPrevId,
@@ -365,47 +318,16 @@ export class LedgerStore {
       eachRow.run(ex, INSERT_TRANSFER, rows);
       return;
     }
-    if (this.arrays) {
-      if (transfers.length === 0) return;
-      const column = <T>(of: (t: Transfer) => T) => transfers.map(of);
-      await sql`insert into ledger_transfers
-        (id, ref, kind, debit_account_id, credit_account_id, currency, amount_minor, hold_id, hold_status, owner, expires_at_ms, batch_id, memo, created_at_ms, debit_prev_id, credit_prev_id)
-        select * from unnest(cast(${column((t) => t.id)} as text[]), cast(${column((t) => t.ref)} as text[]), cast(${column((t) => t.kind)} as text[]),
-          cast(${column((t) => t.debitAccountId)} as text[]), cast(${column((t) => t.creditAccountId)} as text[]), cast(${column((t) => t.currency)} as text[]),
-          cast(${column((t) => String(t.amountMinor))} as bigint[]), cast(${column((t) => t.holdId)} as text[]), cast(${column((t) => t.holdStatus)} as text[]),
-          cast(${column((t) => t.owner)} as text[]), cast(${column((t) => t.expiresAtMs)} as bigint[]), cast(${column((t) => t.batchId)} as text[]),
-          cast(${column((t) => t.memo)} as text[]), cast(${column((t) => t.createdAtMs)} as bigint[]),
-          cast(${links.map((l) => l.debitPrevId)} as text[]), cast(${links.map((l) => l.creditPrevId)} as text[]))`.execute(ex);
-      return;
-    }
-    let start = 0;
-    for (const chunk of chunksOf(transfers, 128)) {
-      const offset = start;
-      start += chunk.length;
-      await ex
-        .insertInto('ledger_transfers')
-        .values(
-          chunk.map((t, i) => ({
-            id: t.id,
-            ref: t.ref,
-            kind: t.kind,
-            debit_account_id: t.debitAccountId,
-            credit_account_id: t.creditAccountId,
-            currency: t.currency,
-            amount_minor: t.amountMinor,
-            hold_id: t.holdId,
-            hold_status: t.holdStatus,
-            owner: t.owner,
-            expires_at_ms: t.expiresAtMs,
-            batch_id: t.batchId,
-            memo: t.memo,
-            created_at_ms: t.createdAtMs,
-            debit_prev_id: links[offset + i]!.debitPrevId,
-            credit_prev_id: links[offset + i]!.creditPrevId,
-          })),
-        )
-        .execute();
-    }
+    if (transfers.length === 0) return;
+    const column = <T>(of: (t: Transfer) => T) => transfers.map(of);
+    await sql`insert into ledger_transfers
+      (id, ref, kind, debit_account_id, credit_account_id, currency, amount_minor, hold_id, hold_status, owner, expires_at_ms, batch_id, memo, created_at_ms, debit_prev_id, credit_prev_id)
+      select * from unnest(cast(${column((t) => t.id)} as text[]), cast(${column((t) => t.ref)} as text[]), cast(${column((t) => t.kind)} as text[]),
+        cast(${column((t) => t.debitAccountId)} as text[]), cast(${column((t) => t.creditAccountId)} as text[]), cast(${column((t) => t.currency)} as text[]),
+        cast(${column((t) => String(t.amountMinor))} as bigint[]), cast(${column((t) => t.holdId)} as text[]), cast(${column((t) => t.holdStatus)} as text[]),
+        cast(${column((t) => t.owner)} as text[]), cast(${column((t) => t.expiresAtMs)} as bigint[]), cast(${column((t) => t.batchId)} as text[]),
+        cast(${column((t) => t.memo)} as text[]), cast(${column((t) => t.createdAtMs)} as bigint[]),
+        cast(${links.map((l) => l.debitPrevId)} as text[]), cast(${links.map((l) => l.creditPrevId)} as text[]))`.execute(ex);
   }
 
   /** Transfers with any of these refs, by ref. */
@@ -422,7 +344,7 @@ export class LedgerStore {
   private async transfersWhere(ex: LedgerExecutor, column: 'id' | 'ref', keys: readonly string[], lock: boolean): Promise<Map<string, Transfer>> {
     const out = new Map<string, Transfer>();
     const unique = [...new Set(keys)];
-    const eachRow = eachRowIn(this.database, ex);
+    const eachRow = this.rowsIn(ex);
     if (eachRow) {
       // SQLite's one writer needs no row locks.
       for (const values of eachRow.values(ex, column === 'id' ? TRANSFER_BY_ID : TRANSFER_BY_REF, unique.map((key) => [key]))) {
@@ -433,37 +355,22 @@ export class LedgerStore {
       }
       return out;
     }
-    if (this.arrays) {
-      if (unique.length === 0) return out;
-      const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ${sql.ref(column)} = any(cast(${unique} as text[]))${lock ? sql` order by id for update` : sql``}`.execute(ex);
-      for (const row of rows) out.set(row[column], toTransfer(row));
-      return out;
-    }
-    for (const chunk of inLists(unique, lock)) {
-      const query = ex.selectFrom('ledger_transfers').selectAll().where(column, 'in', chunk);
-      for (const row of await (lock ? this.database.forUpdate(query.orderBy('id')) : query).execute()) out.set(row[column], toTransfer(row));
-    }
+    if (unique.length === 0) return out;
+    const { rows } = await sql<TransfersTable>`select * from ledger_transfers where ${sql.ref(column)} = any(cast(${unique} as text[]))${lock ? sql` order by id for update` : sql``}`.execute(ex);
+    for (const row of rows) out.set(row[column], toTransfer(row));
     return out;
   }
 
   async setHoldStatuses(ex: LedgerExecutor, changes: ReadonlyMap<string, HoldStatus>): Promise<void> {
-    const eachRow = eachRowIn(this.database, ex);
+    const eachRow = this.rowsIn(ex);
     if (eachRow) {
       eachRow.run(ex, 'update ledger_transfers set hold_status = ? where id = ?', [...changes].map(([id, status]) => [status, id]));
       return;
     }
-    if (this.arrays) {
-      if (changes.size === 0) return;
-      await sql`update ledger_transfers set hold_status = v.status
-        from unnest(cast(${[...changes.keys()]} as text[]), cast(${[...changes.values()]} as text[])) as v (id, status)
-        where ledger_transfers.id = v.id`.execute(ex);
-      return;
-    }
-    const byStatus = new Map<HoldStatus, string[]>();
-    for (const [id, status] of changes) byStatus.set(status, [...(byStatus.get(status) ?? []), id]);
-    for (const [status, ids] of byStatus) {
-      for (const chunk of inLists(ids)) await ex.updateTable('ledger_transfers').set({ hold_status: status }).where('id', 'in', chunk).execute();
-    }
+    if (changes.size === 0) return;
+    await sql`update ledger_transfers set hold_status = v.status
+      from unnest(cast(${[...changes.keys()]} as text[]), cast(${[...changes.values()]} as text[])) as v (id, status)
+      where ledger_transfers.id = v.id`.execute(ex);
   }
 
   /**

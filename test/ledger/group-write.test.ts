@@ -61,3 +61,13 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('a group written in bulk, outside a transaction', () => {
+  it('on SQLite the group statements refuse to run: statement-per-row writes need the transaction that holds the connection', async () => {
+    const t = await startTestNode('sqlite', { roles: new Set(['api'] as const) });
+    cleanups.push(() => t.close());
+    const store = new LedgerStore(t.node.database);
+    await expect(store.lockAccounts(store.db, [randomUUID()])).rejects.toThrow(/only inside a transaction/);
+    await expect(store.writeBalances(store.db, [])).rejects.toThrow(/only inside a transaction/);
+  });
+});
