@@ -28,6 +28,12 @@ const WORKERS = Number(process.env.NOTIFY_WORKERS ?? 10);
 const RATE = Number(process.env.NOTIFY_RATE ?? 100);
 const SECONDS = Number(process.env.NOTIFY_SECONDS ?? 20);
 const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 16);
+/**
+ * Where Gavel writes the e-mails; under the data dir by default. A directory on tmpfs (under
+ * /dev/shm) takes the file system's own costs out of a comparison of two versions of the code
+ * (bench/README.md: after mass deletions, ext4 makes each new file cost up to 1 ms).
+ */
+const MAIL_PARENT = process.env.NOTIFY_MAIL_PARENT;
 const LOGINS_PER_ADDRESS = 25;
 const ADMIN = { email: 'bench-admin@gavel.test', password: 'bench-admin-password-1' } as const;
 const PASSWORD = 'bench-password-long';
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
   console.log(`bench:notify — ${fmt(EVENTS)} events of backlog over ${USERS} people, ${WORKERS} workers, then ${RATE} events/s for ${SECONDS} s; ${load()}`);
   const dir = mkdtempSync(join(tmpdir(), 'gavel-bench-notify-'));
   const dataDir = join(dir, 'data');
-  const mailDir = join(dataDir, 'mail');
+  const mailDir = MAIL_PARENT ? mkdtempSync(join(MAIL_PARENT, 'gavel-bench-mail-')) : join(dataDir, 'mail');
   const hooks = await receiver();
   let server: Server | undefined;
   const sockets: WebSocket[] = [];
@@ -146,7 +152,7 @@ async function main(): Promise<void> {
 
     // --- the drain ---------------------------------------------------------------------------
     const expected = EVENTS * 2; // a webhook POST and an e-mail per event
-    server = await startServer(dataDir, { env: { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_WEBHOOK_ALLOW_PRIVATE: '1' }, profileDir: process.env.NOTIFY_SERVER_PROFILE });
+    server = await startServer(dataDir, { env: { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_WEBHOOK_ALLOW_PRIVATE: '1', GAVEL_MAIL_DIR: mailDir }, profileDir: process.env.NOTIFY_SERVER_PROFILE });
     const cpuBefore = cpuSecondsOf(server.pid);
     const drainBegan = Date.now();
     let lastReport = now();
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
     if (server) await stopServer(server);
     hooks.close();
     rmSync(dir, { recursive: true, force: true });
+    if (MAIL_PARENT) rmSync(mailDir, { recursive: true, force: true });
   }
 }
 

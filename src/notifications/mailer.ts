@@ -4,6 +4,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import * as base64 from 'nodemailer/lib/base64';
+import * as qp from 'nodemailer/lib/qp';
 
 export interface Mail {
   /** Stable across retries (the job's id), so a receiver can drop a repeat; also the file name. */
@@ -39,23 +42,39 @@ function message(from: string, mail: Mail) {
 }
 
 /**
+ * The message as RFC 5322 text with Unix line ends: byte for byte what nodemailer's stream
+ * transport makes of it (`newline: 'unix'`; mailer.test.ts compares them), built in one
+ * synchronous pass. The transport builds it through a pipeline of streams and timers, which
+ * cost about 270 µs of CPU per message against 50 µs here, measured in bench:notify. Our mail
+ * is one text part, the only shape this handles.
+ */
+export function composeMessage(from: string, mail: Mail): Buffer {
+  const node = new MailComposer(message(from, mail)).compile();
+  const text = mail.text;
+  const encoding = node.getTransferEncoding();
+  const body = encoding === 'quoted-printable' ? qp.wrap(qp.encode(text), 76) : encoding === 'base64' ? base64.wrap(base64.encode(text), 76) : text;
+  let raw = `${node.buildHeaders()}\r\n\r\n${body}`;
+  // The stream transport ends a message with a line break, and its Unix mode drops every CR.
+  if (!raw.endsWith('\n')) raw += '\n';
+  return Buffer.from(raw.replaceAll('\r', ''));
+}
+
+/**
  * Writes `<id>.eml` into `dir` (a retry overwrites the same file); the file appears whole or not
  * at all. Written synchronously: a few kilobytes into the page cache (no fsync) cost less than
  * the four thread-pool round trips of the promise API, measured in bench:notify.
  */
 export function fileMailer(dir: string, from: string): Mailer {
   mkdirSync(dir, { recursive: true });
-  const transport = createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     describe: `.eml files in ${dir}`,
     async send(mail) {
-      const info = await transport.sendMail(message(from, mail));
       const file = join(dir, `${mail.id}.eml`);
       const partial = `${file}.partial`;
-      writeFileSync(partial, info.message as Buffer);
+      writeFileSync(partial, composeMessage(from, mail));
       renameSync(partial, file);
     },
-    close: () => transport.close(),
+    close: () => {},
   };
 }
 
