@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { UserRole } from '../platform/auth/principal.js';
 import { toNumber, type Database } from '../platform/db/database.js';
+import { PreparedQuery } from '../platform/db/prepared-query.js';
 import { emailKey, type User } from './model.js';
 
 type Int = bigint | number;
@@ -97,9 +98,25 @@ function toRow(user: User) {
 
 export class AccountsStore {
   private readonly db: Kysely<AccountsTables>;
+  // Run for every signed-in request and by every module that asks about a person: built and
+  // compiled once.
+  private readonly userById: PreparedQuery<'id', Pick<UsersTable, (typeof USER_COLUMNS)[number]>>;
+  private readonly liveSession: PreparedQuery<'tokenHash' | 'nowMs', { session_id: string; user_id: string; expires_at_ms: Int; roles: string }>;
 
   constructor(private readonly database: Database) {
     this.db = database.kysely as unknown as Kysely<AccountsTables>;
+    const db = this.db as Kysely<any>;
+    this.userById = new PreparedQuery(db, (q: Kysely<AccountsTables>, slot) => q.selectFrom('accounts_users').select(USER_COLUMNS).where('id', '=', slot('id')).where('deleted_at_ms', 'is', null));
+    this.liveSession = new PreparedQuery(db, (q: Kysely<AccountsTables>, slot) =>
+      q
+        .selectFrom('accounts_sessions as s')
+        .innerJoin('accounts_users as u', 'u.id', 's.user_id')
+        .select(['s.id as session_id', 's.user_id', 's.expires_at_ms', 'u.roles'])
+        .where('s.token_hash', '=', slot('tokenHash'))
+        .where('s.revoked_at_ms', 'is', null)
+        .where('s.expires_at_ms', '>', slot('nowMs'))
+        .where('u.deleted_at_ms', 'is', null),
+    );
   }
 
   async insertUser(user: User, passwordHash: string | null): Promise<InsertResult> {
@@ -116,7 +133,7 @@ export class AccountsStore {
   }
 
   async findUser(id: string): Promise<StoredUser | undefined> {
-    const row = await this.db.selectFrom('accounts_users').select(USER_COLUMNS).where('id', '=', id).where('deleted_at_ms', 'is', null).executeTakeFirst();
+    const row = (await this.userById.execute(this.db, { id })).rows[0];
     return row ? toUser(row) : undefined;
   }
 
@@ -194,15 +211,7 @@ export class AccountsStore {
 
   /** The live session for a token hash: not revoked, not expired, its user not deleted. */
   async findLiveSession(tokenHash: string, nowMs: number): Promise<SessionRecord | undefined> {
-    const row = await this.db
-      .selectFrom('accounts_sessions as s')
-      .innerJoin('accounts_users as u', 'u.id', 's.user_id')
-      .select(['s.id as session_id', 's.user_id', 's.expires_at_ms', 'u.roles'])
-      .where('s.token_hash', '=', tokenHash)
-      .where('s.revoked_at_ms', 'is', null)
-      .where('s.expires_at_ms', '>', nowMs)
-      .where('u.deleted_at_ms', 'is', null)
-      .executeTakeFirst();
+    const row = (await this.liveSession.execute(this.db, { tokenHash, nowMs })).rows[0];
     if (!row) return undefined;
     return { sessionId: row.session_id, userId: row.user_id, roles: JSON.parse(row.roles) as UserRole[], expiresAtMs: toNumber(row.expires_at_ms) };
   }

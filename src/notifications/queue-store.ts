@@ -4,6 +4,7 @@
 // job, and on SQLite under its one writer.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toNumber, type Database, type Dialect } from '../platform/db/database.js';
+import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
 import type { NotificationKind, QueuedChannel } from './model.js';
 
 type Int = bigint | number;
@@ -172,16 +173,75 @@ export interface ClaimOptions {
 
 /** Rows deleted per statement when pruning, so a prune never holds the writer for long. */
 const PRUNE_BATCH = 1_000;
+/** Jobs one event makes (e-mail and a few webhooks) and attempts one turn writes: prepared up to these. */
+const PREPARED_JOBS_MAX = 8;
+const PREPARED_ATTEMPTS_MAX = 64;
+
+const JOB_COLUMNS = ['id', 'seq', 'lane', 'event_id', 'recipient_user_id', 'kind', 'channel', 'target', 'notification_id', 'payload', 'state', 'attempts', 'due_at_ms', 'lease_token', 'last_error', 'last_attempt_at_ms', 'created_at_ms', 'finished_at_ms'] as const;
+const ATTEMPT_COLUMNS = ['id', 'job_id', 'notification_id', 'kind', 'webhook_id', 'channel', 'attempt', 'outcome', 'status_code', 'error', 'duration_ms', 'at_ms'] as const;
+
+/** Row `i` of a multi-row insert, each column a slot named `<column><i>`. */
+function rowSlots<C extends string>(columns: readonly C[], slot: (name: string) => unknown, i: number): Record<C, unknown> {
+  return Object.fromEntries(columns.map((c) => [c, slot(`${c}${i}`)])) as Record<C, unknown>;
+}
+
+/** The values of rows for `rowSlots`' slots. */
+function rowValues<C extends string>(rows: ReadonlyArray<Record<C, unknown>>, columns: readonly C[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  rows.forEach((row, i) => {
+    for (const c of columns) values[`${c}${i}`] = row[c];
+  });
+  return values;
+}
 
 export class QueueStore {
   readonly db: Executor;
   private readonly dbAsyncCommit: Executor;
   private readonly lockCandidates: RawBuilder<unknown>;
 
+  // The statements each event and each delivery runs, built and compiled once.
+  private readonly lastSeq: PreparedQuery<never, { seq: Int | null }>;
+  private readonly insertJobs: PreparedBySize<string, unknown>;
+  private readonly claimDue: PreparedQuery<'leaseToken' | 'leaseUntilMs' | 'nowMs' | 'limit', JobsTable>;
+  private readonly insertAttempts: PreparedBySize<string, unknown>;
+  private readonly finishJob: PreparedQuery<'state' | 'dueAtMs' | 'error' | 'finishedAtMs' | 'jobId' | 'leaseToken', unknown>;
+
   constructor(private readonly database: Database) {
     this.db = database.kysely as unknown as Executor;
     this.dbAsyncCommit = database.asyncCommit as unknown as Executor;
     this.lockCandidates = LOCK_CANDIDATES[database.dialect];
+    const db = this.db as Kysely<any>;
+    this.lastSeq = new PreparedQuery(db, (q: Executor) => q.selectFrom('notifications_jobs').select((eb) => eb.fn.max('seq').as('seq')));
+    this.insertJobs = new PreparedBySize(db, PREPARED_JOBS_MAX, (q: Executor, slot, size) =>
+      q
+        .insertInto('notifications_jobs')
+        .values(Array.from({ length: size }, (_, i) => rowSlots(JOB_COLUMNS, slot, i) as unknown as JobsTable))
+        .onConflict((oc) => oc.columns(['event_id', 'recipient_user_id', 'kind', 'channel', 'target']).doNothing()),
+    );
+    this.claimDue = new PreparedQuery(
+      db,
+      (_q, slot) => sql<JobsTable>`
+      update notifications_jobs
+         set lease_token = ${slot('leaseToken')}, due_at_ms = ${slot('leaseUntilMs')}, attempts = attempts + 1, last_attempt_at_ms = ${slot('nowMs')}
+       where id in (
+         select j.id from notifications_jobs j
+          where j.state = 'pending' and j.due_at_ms <= ${slot('nowMs')}
+            and not exists (select 1 from notifications_jobs e where e.lane = j.lane and e.state = 'pending' and e.seq < j.seq)
+          order by j.due_at_ms, j.seq
+          limit ${slot('limit')}
+          ${this.lockCandidates})
+      returning *`,
+    );
+    this.insertAttempts = new PreparedBySize(db, PREPARED_ATTEMPTS_MAX, (q: Executor, slot, size) =>
+      q.insertInto('notifications_attempts').values(Array.from({ length: size }, (_, i) => rowSlots(ATTEMPT_COLUMNS, slot, i) as unknown as AttemptsTable)),
+    );
+    this.finishJob = new PreparedQuery(db, (q: Executor, slot) =>
+      q
+        .updateTable('notifications_jobs')
+        .set({ state: slot('state'), due_at_ms: slot('dueAtMs'), lease_token: null, last_error: slot('error'), finished_at_ms: slot('finishedAtMs') })
+        .where('id', '=', slot('jobId'))
+        .where('lease_token', '=', slot('leaseToken')),
+    );
   }
 
   /**
@@ -191,36 +251,39 @@ export class QueueStore {
    */
   async enqueue(tx: Kysely<any>, jobs: readonly NewJob[]): Promise<number> {
     if (jobs.length === 0) return 0;
-    const db = tx as Executor;
-    const last = await db.selectFrom('notifications_jobs').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    const last = (await this.lastSeq.execute(tx, {})).rows[0];
     const from = last?.seq === null || last?.seq === undefined ? 0 : toNumber(last.seq);
-    const result = await db
-      .insertInto('notifications_jobs')
-      .values(
-        jobs.map((j, i) => ({
-          id: j.id,
-          seq: from + i + 1,
-          lane: j.lane,
-          event_id: j.eventId,
-          recipient_user_id: j.recipientUserId,
-          kind: j.kind,
-          channel: j.channel,
-          target: j.target,
-          notification_id: j.payload.id,
-          payload: JSON.stringify(j.payload),
-          state: 'pending',
-          attempts: 0,
-          due_at_ms: j.createdAtMs,
-          lease_token: null,
-          last_error: null,
-          last_attempt_at_ms: null,
-          created_at_ms: j.createdAtMs,
-          finished_at_ms: null,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['event_id', 'recipient_user_id', 'kind', 'channel', 'target']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n);
+    const rows: JobsTable[] = jobs.map((j, i) => ({
+      id: j.id,
+      seq: from + i + 1,
+      lane: j.lane,
+      event_id: j.eventId,
+      recipient_user_id: j.recipientUserId,
+      kind: j.kind,
+      channel: j.channel,
+      target: j.target,
+      notification_id: j.payload.id,
+      payload: JSON.stringify(j.payload),
+      state: 'pending',
+      attempts: 0,
+      due_at_ms: j.createdAtMs,
+      lease_token: null,
+      last_error: null,
+      last_attempt_at_ms: null,
+      created_at_ms: j.createdAtMs,
+      finished_at_ms: null,
+    }));
+    const prepared = this.insertJobs.forSize(rows.length);
+    const inserted = prepared
+      ? (await prepared.execute(tx, rowValues(rows, JOB_COLUMNS))).numAffectedRows
+      : (
+          await (tx as Executor)
+            .insertInto('notifications_jobs')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['event_id', 'recipient_user_id', 'kind', 'channel', 'target']).doNothing())
+            .executeTakeFirst()
+        ).numInsertedOrUpdatedRows;
+    return Number(inserted ?? 0n);
   }
 
   /**
@@ -231,17 +294,7 @@ export class QueueStore {
   async claim(options: ClaimOptions, tx: Kysely<any> = this.db): Promise<Job[]> {
     const { nowMs, leaseMs, limit, leaseToken } = options;
     if (limit <= 0) return [];
-    const result = await sql<JobsTable>`
-      update notifications_jobs
-         set lease_token = ${leaseToken}, due_at_ms = ${nowMs + leaseMs}, attempts = attempts + 1, last_attempt_at_ms = ${nowMs}
-       where id in (
-         select j.id from notifications_jobs j
-          where j.state = 'pending' and j.due_at_ms <= ${nowMs}
-            and not exists (select 1 from notifications_jobs e where e.lane = j.lane and e.state = 'pending' and e.seq < j.seq)
-          order by j.due_at_ms, j.seq
-          limit ${limit}
-          ${this.lockCandidates})
-      returning *`.execute(tx);
+    const result = await this.claimDue.execute(tx, { leaseToken, leaseUntilMs: nowMs + leaseMs, nowMs, limit });
     return result.rows.map(toJob).sort((a, b) => a.seq - b.seq);
   }
 
@@ -262,42 +315,22 @@ export class QueueStore {
     });
   }
 
-  private async finish(db: Kysely<any>, results: readonly Finished[]): Promise<Set<string>> {
+  private async finish(tx: Kysely<any>, results: readonly Finished[]): Promise<Set<string>> {
     const applied = new Set<string>();
-    const tx = db as Executor;
-    {
-      const attempts = results.flatMap((r) => (r.attempt ? [r.attempt] : []));
-      if (attempts.length > 0) {
-        await tx
-          .insertInto('notifications_attempts')
-          .values(
-            attempts.map((a) => ({
-              id: a.id,
-              job_id: a.jobId,
-              notification_id: a.notificationId,
-              kind: a.kind,
-              webhook_id: a.webhookId,
-              channel: a.channel,
-              attempt: a.attempt,
-              outcome: a.outcome,
-              status_code: a.statusCode,
-              error: a.error,
-              duration_ms: a.durationMs,
-              at_ms: a.atMs,
-            })),
-          )
-          .execute();
-      }
-      for (const r of results) {
-        const done = r.state !== 'pending';
-        const updated = await tx
-          .updateTable('notifications_jobs')
-          .set({ state: r.state, due_at_ms: r.dueAtMs, lease_token: null, last_error: r.error, finished_at_ms: done ? r.nowMs : null })
-          .where('id', '=', r.jobId)
-          .where('lease_token', '=', r.leaseToken)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 1) applied.add(r.jobId);
-      }
+    const attempts: AttemptsTable[] = results.flatMap((r) => {
+      const a = r.attempt;
+      if (!a) return [];
+      return [{ id: a.id, job_id: a.jobId, notification_id: a.notificationId, kind: a.kind, webhook_id: a.webhookId, channel: a.channel, attempt: a.attempt, outcome: a.outcome, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs, at_ms: a.atMs }];
+    });
+    if (attempts.length > 0) {
+      const prepared = this.insertAttempts.forSize(attempts.length);
+      if (prepared) await prepared.execute(tx, rowValues(attempts, ATTEMPT_COLUMNS));
+      else await (tx as Executor).insertInto('notifications_attempts').values(attempts).execute();
+    }
+    for (const r of results) {
+      const done = r.state !== 'pending';
+      const updated = await this.finishJob.execute(tx, { state: r.state, dueAtMs: r.dueAtMs, error: r.error, finishedAtMs: done ? r.nowMs : null, jobId: r.jobId, leaseToken: r.leaseToken });
+      if (Number(updated.numAffectedRows ?? 0n) === 1) applied.add(r.jobId);
     }
     return applied;
   }

@@ -1,6 +1,7 @@
 // What people set: the webhooks they register and their per-kind channel choices.
 import type { Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
+import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
 import type { ChannelChoice, NotificationKind } from './model.js';
 
 type Int = bigint | number;
@@ -29,6 +30,13 @@ export interface SettingsTables {
 }
 type Executor = Kysely<SettingsTables>;
 
+/** Lists of up to this many people are read by prepared queries. */
+const PREPARED_USERS_MAX = 4;
+
+function usersValues(userIds: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(userIds.map((id, i) => [`user${i}`, id]));
+}
+
 export interface Webhook {
   id: string;
   userId: string;
@@ -46,8 +54,19 @@ function toWebhook(r: WebhooksTable): Webhook {
 export class SettingsStore {
   readonly db: Executor;
 
+  // What every event (a person's preferences and webhooks) and every webhook delivery reads:
+  // built and compiled once; an event concerns a person or two.
+  private readonly webhookById: PreparedQuery<'id', WebhooksTable>;
+  private readonly webhooksOfUsers: PreparedBySize<string, WebhooksTable>;
+  private readonly preferencesOfUsers: PreparedBySize<string, PreferencesTable>;
+
   constructor(readonly database: Database) {
     this.db = database.kysely as unknown as Executor;
+    const db = this.db as Kysely<any>;
+    const users = (slot: (name: string) => unknown, size: number) => Array.from({ length: size }, (_, i) => slot(`user${i}`) as string);
+    this.webhookById = new PreparedQuery(db, (q: Executor, slot) => q.selectFrom('notifications_webhooks').selectAll().where('id', '=', slot('id')));
+    this.webhooksOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', users(slot, size)).orderBy('id'));
+    this.preferencesOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', users(slot, size)));
   }
 
   /** Registers a webhook unless its owner has `max` already (counted under a lock on PostgreSQL); false then. */
@@ -72,7 +91,9 @@ export class SettingsStore {
   async webhooksOfAll(tx: Kysely<any>, userIds: readonly string[]): Promise<Map<string, Webhook[]>> {
     const out = new Map<string, Webhook[]>();
     if (userIds.length === 0) return out;
-    const rows = await (tx as Executor).selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', [...new Set(userIds)]).orderBy('id').execute();
+    const distinct = [...new Set(userIds)];
+    const prepared = this.webhooksOfUsers.forSize(distinct.length);
+    const rows = prepared ? (await prepared.execute(tx, usersValues(distinct))).rows : await (tx as Executor).selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', distinct).orderBy('id').execute();
     for (const r of rows) {
       const list = out.get(r.user_id) ?? [];
       list.push(toWebhook(r));
@@ -82,7 +103,7 @@ export class SettingsStore {
   }
 
   async findWebhook(id: string): Promise<Webhook | undefined> {
-    const row = await this.db.selectFrom('notifications_webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = (await this.webhookById.execute(this.db, { id })).rows[0];
     return row && toWebhook(row);
   }
 
@@ -101,7 +122,9 @@ export class SettingsStore {
     const out = new Map<string, Map<NotificationKind, ChannelChoice>>();
     if (userIds.length === 0) return out;
     const db = (tx as Executor | undefined) ?? this.db;
-    const rows = await db.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', [...new Set(userIds)]).execute();
+    const distinct = [...new Set(userIds)];
+    const prepared = this.preferencesOfUsers.forSize(distinct.length);
+    const rows = prepared ? (await prepared.execute(db, usersValues(distinct))).rows : await db.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', distinct).execute();
     for (const r of rows) {
       const mine = out.get(r.user_id) ?? new Map<NotificationKind, ChannelChoice>();
       mine.set(r.kind as NotificationKind, { inbox: toNumber(r.inbox) === 1, email: toNumber(r.email) === 1, webhook: toNumber(r.webhook) === 1 });

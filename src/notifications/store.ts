@@ -2,6 +2,7 @@
 // notification and the consumer's checkpoint commit together.
 import type { Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
+import { PreparedQuery } from '../platform/db/prepared-query.js';
 import type { DataValue, Notification, NotificationKind } from './model.js';
 
 type Int = bigint | number;
@@ -39,30 +40,44 @@ function toNotification(r: InboxTable): Notification {
 
 export class NotificationsStore {
   readonly db: NotificationsExecutor;
+  /** Run for every notification: built and compiled once. */
+  private readonly insertOne: PreparedQuery<keyof InboxTable, { id: string }>;
 
   constructor(database: Database) {
     this.db = database.kysely as unknown as NotificationsExecutor;
+    this.insertOne = new PreparedQuery(this.db as Kysely<any>, (q: NotificationsExecutor, slot) =>
+      q
+        .insertInto('notifications_inbox')
+        .values({
+          id: slot('id'),
+          recipient_user_id: slot('recipient_user_id'),
+          kind: slot('kind'),
+          event_id: slot('event_id'),
+          title: slot('title'),
+          body: slot('body'),
+          data: slot('data'),
+          created_at_ms: slot('created_at_ms'),
+          read_at_ms: slot('read_at_ms'),
+        })
+        .onConflict((oc) => oc.columns(['recipient_user_id', 'event_id', 'kind']).doNothing())
+        .returning('id'),
+    );
   }
 
   /** False when the recipient has it already (the same event, the same kind). */
   async insert(tx: Kysely<any>, n: Notification): Promise<boolean> {
-    const inserted = await (tx as NotificationsExecutor)
-      .insertInto('notifications_inbox')
-      .values({
-        id: n.id,
-        recipient_user_id: n.recipientUserId,
-        kind: n.kind,
-        event_id: n.eventId,
-        title: n.title,
-        body: n.body,
-        data: JSON.stringify(n.data),
-        created_at_ms: n.createdAtMs,
-        read_at_ms: n.readAtMs,
-      })
-      .onConflict((oc) => oc.columns(['recipient_user_id', 'event_id', 'kind']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    return inserted !== undefined;
+    const inserted = await this.insertOne.execute(tx, {
+      id: n.id,
+      recipient_user_id: n.recipientUserId,
+      kind: n.kind,
+      event_id: n.eventId,
+      title: n.title,
+      body: n.body,
+      data: JSON.stringify(n.data),
+      created_at_ms: n.createdAtMs,
+      read_at_ms: n.readAtMs,
+    });
+    return inserted.rows.length > 0;
   }
 
   /** Newest first, strictly before `beforeId` when given. */

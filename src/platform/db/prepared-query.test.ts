@@ -1,0 +1,95 @@
+// Prepared queries: built once, run with new values each time, on each dialect this run has.
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, scratchStorage, type ScratchStorage } from '../../../test/support/databases.js';
+import { openDatabase, toNumber, type Database } from './database.js';
+import { PreparedBySize, PreparedQuery } from './prepared-query.js';
+
+interface Tables {
+  prepared_items: { id: string; owner: string; note: string | null; amount: bigint | number };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`prepared queries on ${dialect}`, () => {
+    let storage: ScratchStorage;
+    let database: Database;
+    let db: Kysely<Tables>;
+
+    beforeAll(async () => {
+      storage = await scratchStorage(dialect);
+      database = await openDatabase(storage);
+      db = database.kysely as Kysely<Tables>;
+      await db.schema
+        .createTable('prepared_items')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('note', 'text')
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .execute();
+    });
+
+    afterAll(async () => {
+      await database?.close().catch(() => {});
+      await storage?.drop();
+    });
+
+    it('runs the same compiled SQL with each call’s values, in and out of transactions', async () => {
+      const insert = new PreparedQuery<'id' | 'owner' | 'note' | 'amount', unknown>(db, (q, slot) =>
+        q.insertInto('prepared_items').values({ id: slot('id'), owner: slot('owner'), note: slot('note'), amount: slot('amount') }).onConflict((oc) => oc.column('id').doNothing()),
+      );
+      const byOwner = new PreparedQuery<'owner' | 'min', { id: string; amount: bigint | number }>(db, (q, slot) =>
+        q.selectFrom('prepared_items').select(['id', 'amount']).where('owner', '=', slot('owner')).where('amount', '>=', slot('min')).orderBy('id'),
+      );
+      const awkward = `a'b"c\\d ${'%'} -- ; drop table prepared_items`;
+      await insert.execute(db, { id: 'p1', owner: 'ann', note: awkward, amount: '10' });
+      await db.transaction().execute(async (tx) => {
+        await insert.execute(tx, { id: 'p2', owner: 'ann', note: null, amount: '9007199254740993' });
+        await insert.execute(tx, { id: 'p3', owner: 'bob', note: 'x', amount: '5' });
+      });
+      // A repeat is left alone by the conflict clause: one row, the first values.
+      const repeat = await insert.execute(db, { id: 'p1', owner: 'bob', note: 'changed', amount: '1' });
+      expect(Number(repeat.numAffectedRows ?? 0n)).toBe(0);
+
+      const ann = await byOwner.execute(db, { owner: 'ann', min: 0 });
+      expect(ann.rows.map((r) => [r.id, String(r.amount)])).toEqual([
+        ['p1', '10'],
+        ['p2', '9007199254740993'],
+      ]);
+      expect((await byOwner.execute(db, { owner: 'ann', min: 11 })).rows.map((r) => r.id)).toEqual(['p2']);
+      expect((await byOwner.execute(db, { owner: 'bob', min: 0 })).rows.map((r) => r.id)).toEqual(['p3']);
+      const notes = await db.selectFrom('prepared_items').select(['id', 'note']).orderBy('id').execute();
+      expect(notes).toEqual([
+        { id: 'p1', note: awkward },
+        { id: 'p2', note: null },
+        { id: 'p3', note: 'x' },
+      ]);
+      // The same SQL text every time: one statement to prepare, whatever the values.
+      expect(byOwner.sql).not.toContain('ann');
+    });
+
+    it('keeps values built into the query, and raw SQL slots work too', async () => {
+      const capped = new PreparedQuery<'owner' | 'limit', { n: unknown }>(db, (q, slot) =>
+        q.selectFrom('prepared_items').select((eb) => eb.fn.countAll().as('n')).where('owner', '=', slot('owner')).where('amount', '<', 1_000_000),
+      );
+      expect(toNumber((await capped.execute(db, { owner: 'ann', limit: 1 })).rows[0]!.n as number)).toBe(1);
+      const raw = new PreparedQuery<'owner' | 'limit', { id: string }>(db, (q, slot) => sql<{ id: string }>`select id from prepared_items where owner = ${slot('owner')} order by id limit ${slot('limit')}`);
+      expect((await raw.execute(db, { owner: 'ann', limit: 1 })).rows.map((r) => r.id)).toEqual(['p1']);
+    });
+
+    it('makes one query per size, and none past the largest', async () => {
+      const inList = new PreparedBySize<string, { id: string }>(db, 3, (q, slot, size) =>
+        q.selectFrom('prepared_items').select('id').where('id', 'in', Array.from({ length: size }, (_, i) => slot(`id${i}`))).orderBy('id'),
+      );
+      expect(inList.forSize(0)).toBeUndefined();
+      expect(inList.forSize(4)).toBeUndefined();
+      expect(inList.forSize(2)).toBe(inList.forSize(2));
+      const rows = await inList.forSize(2)!.execute(db, { id0: 'p3', id1: 'p1' });
+      expect(rows.rows.map((r) => r.id)).toEqual(['p1', 'p3']);
+      expect((await inList.forSize(3)!.execute(db, { id0: 'p2', id1: 'nope', id2: 'p2' })).rows.map((r) => r.id)).toEqual(['p2']);
+    });
+
+    it('refuses a slot that does not end up a parameter', () => {
+      expect(() => new PreparedQuery<'owner', unknown>(db, (q, slot) => (slot('owner'), q.selectFrom('prepared_items').select('id')))).toThrow(/slot owner is not a parameter/);
+    });
+  });
+}
