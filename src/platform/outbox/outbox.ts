@@ -21,6 +21,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type Migrati
 import type { Clock } from '../clock.js';
 import { toNumber, type Database, type Dialect } from '../db/database.js';
 import { uuidv7 } from '../ids.js';
+import { PreparedQuery } from '../db/prepared-query.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -145,6 +146,7 @@ export interface OutboxRow {
 export class Outbox {
   private readonly db: OutboxExecutor;
   private readonly dialect: OutboxDialect;
+  private readonly insertEvent: PreparedQuery<'id' | 'topic' | 'key' | 'version' | 'payload' | 'createdAtMs', unknown>;
 
   constructor(
     database: Database,
@@ -152,6 +154,10 @@ export class Outbox {
   ) {
     this.db = database.kysely as unknown as OutboxExecutor;
     this.dialect = OUTBOX_DIALECTS[database.dialect];
+    // Every event of every producer: built and compiled once.
+    this.insertEvent = new PreparedQuery(this.db as Kysely<any>, (q: OutboxExecutor, slot) =>
+      q.insertInto('platform_outbox').values({ id: slot('id'), topic: slot('topic'), key: slot('key'), version: slot('version'), payload: slot('payload'), tx_seq: this.dialect.txSeq, created_at_ms: slot('createdAtMs') }),
+    );
   }
 
   /**
@@ -166,10 +172,7 @@ export class Outbox {
     assert(Buffer.byteLength(payload) <= EVENT_PAYLOAD_BYTES_MAX, `event payload over ${EVENT_PAYLOAD_BYTES_MAX} bytes`);
     const nowMs = this.clock.nowMs();
     const id = uuidv7(nowMs);
-    await (executor as OutboxExecutor)
-      .insertInto('platform_outbox')
-      .values({ id, topic: event.topic, key: event.key, version: event.version ?? 1, payload, tx_seq: this.dialect.txSeq, created_at_ms: nowMs })
-      .execute();
+    await this.insertEvent.execute(executor, { id, topic: event.topic, key: event.key, version: event.version ?? 1, payload, createdAtMs: nowMs });
     return id;
   }
 
