@@ -3,6 +3,7 @@
 // writes journal entries, projections and ledger movements in one transaction.
 import type { Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
+import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
 import type { ChainEntry } from '../platform/journal/hash-chain.js';
 
 type Int = bigint | number;
@@ -138,11 +139,39 @@ function projectionColumns(p: AuctionProjection) {
   };
 }
 
+/** The columns `project` writes: every one projectionColumns makes (checked by the type below). */
+const PROJECTION_COLUMNS = ['status', 'outcome', 'current_price_minor', 'bid_count', 'participant_count', 'reserve_met', 'ends_at_ms', 'closed_at_ms', 'seq', 'last_hash', 'winner_id'] as const;
+const EVERY_PROJECTION_COLUMN: Exclude<keyof ReturnType<typeof projectionColumns>, (typeof PROJECTION_COLUMNS)[number]> extends never ? true : never = true;
+void EVERY_PROJECTION_COLUMN;
+
+/** Journal entries one command of one auction appends at most, written by a prepared insert. */
+const PREPARED_ENTRIES_MAX = 8;
+const JOURNAL_COLUMNS = ['seq', 'type', 'at_ms', 'payload', 'prev_hash', 'hash'] as const;
+
 export class AuctionsStore {
   readonly db: AuctionsExecutor;
+  // What every accepted bid writes (its journal entries and the auction's new state): built and
+  // compiled once.
+  private readonly updateProjection: PreparedQuery<string, unknown>;
+  private readonly insertEntries: PreparedBySize<string, unknown>;
 
   constructor(readonly database: Database) {
     this.db = database.kysely as unknown as AuctionsExecutor;
+    const db = this.db as Kysely<any>;
+    this.updateProjection = new PreparedQuery(db, (q: AuctionsExecutor, slot) =>
+      q
+        .updateTable('auctions_auctions')
+        .set(Object.fromEntries(PROJECTION_COLUMNS.map((c) => [c, slot(c)])))
+        .where('id', '=', slot('id')),
+    );
+    this.insertEntries = new PreparedBySize(db, PREPARED_ENTRIES_MAX, (q: AuctionsExecutor, slot, size) =>
+      q.insertInto('auctions_journal').values(
+        Array.from({ length: size }, (_, i) => ({
+          auction_id: slot('auctionId'),
+          ...(Object.fromEntries(JOURNAL_COLUMNS.map((c) => [c, slot(`${c}${i}`)])) as Record<(typeof JOURNAL_COLUMNS)[number], never>),
+        })),
+      ),
+    );
   }
 
   async insertAuction(ex: AuctionsExecutor, row: AuctionRow): Promise<void> {
@@ -171,7 +200,7 @@ export class AuctionsStore {
   }
 
   async project(ex: AuctionsExecutor, auctionId: string, p: AuctionProjection): Promise<void> {
-    await ex.updateTable('auctions_auctions').set(projectionColumns(p)).where('id', '=', auctionId).execute();
+    await this.updateProjection.execute(ex as Kysely<any>, { ...projectionColumns(p), id: auctionId });
   }
 
   async markSettled(ex: AuctionsExecutor, auctionId: string, nowMs: number): Promise<void> {
@@ -200,6 +229,13 @@ export class AuctionsStore {
 
   async appendJournal(ex: AuctionsExecutor, auctionId: string, entries: readonly ChainEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    const prepared = this.insertEntries.forSize(entries.length);
+    if (prepared) {
+      const values: Record<string, unknown> = { auctionId };
+      entries.forEach((e, i) => Object.assign(values, { [`seq${i}`]: e.seq, [`type${i}`]: e.type, [`at_ms${i}`]: e.atMs, [`payload${i}`]: e.payload, [`prev_hash${i}`]: e.prevHash, [`hash${i}`]: e.hash }));
+      await prepared.execute(ex as Kysely<any>, values);
+      return;
+    }
     await ex
       .insertInto('auctions_journal')
       .values(entries.map((e) => ({ auction_id: auctionId, seq: e.seq, type: e.type, at_ms: e.atMs, payload: e.payload, prev_hash: e.prevHash, hash: e.hash })))
