@@ -1,28 +1,30 @@
 // The exchange engine: the one writer of every order book it holds (DESIGN rule 2).
 //
-// An order's life here, in two steps:
-// 1. Funds. Its hold (the most it can spend) is placed in the ledger first, in the ledger's own
-//    group commit, concurrently with other orders. A refused hold is a refused order.
-// 2. The book. The command is then applied to the instrument's in-memory market at once and in
-//    arrival order — matching does not wait for earlier commits — and its journal entry, the
-//    fills' ledger settlements (captures, fees, re-holds, releases), the order and trade rows
-//    and the trade events are written in ONE transaction, shared with every other command that
-//    arrived meanwhile (group commit). Only after that commit does the caller hear the result,
-//    and the two parties of a fill their confirmations (rule 3: journal before acknowledge).
+// Commands (place, cancel, amend, halt) are gathered into groups, one turn of the event loop
+// each, and a group is applied and written in ONE transaction (group commit):
+// 1. Funds. The holds the group's commands need (an order's hold for the most it can spend, an
+//    amendment's extra hold) are placed in the ledger; a refused hold refuses its command.
+// 2. The books. Each funded command is applied to its instrument's in-memory market, in arrival
+//    order.
+// 3. Settlement. The fills' ledger movements (captures, fees, re-holds, releases), the journal
+//    entries, the order and trade rows and the trade events are written.
+// Only after that commit does the caller hear the result, and the two parties of a fill their
+// confirmations (rule 3: journal before acknowledge). A hold and the journal entry that
+// accounts for it commit together, so no crash can leave one without the other.
 //
-// Because matching runs ahead of the commits, a failed commit cannot just refuse its own
-// command: later commands were matched against the state it left. So a failure breaks the
-// instrument: every command of it not yet written is refused (503, nothing was written), the
-// market is rebuilt from its journal, and holds placed for orders that never reached the book
-// are released by a sweep that runs in commit order. The same sweep runs at start, after a
-// crash between step 1 and step 2.
+// Matching happens inside the transaction, so a failure after it started cannot just refuse the
+// group: the markets hold its effects. Such a failure breaks the instruments involved: their
+// commands are refused (503, nothing was written) and each market is rebuilt from its journal.
+// After a rebuild (and at every start), a sweep in commit order releases any hold of this book
+// that no open order stands behind, which only data written by versions before this design can
+// have.
 //
 // Scaled out (docs/cluster.md), an engine holds only the books whose lease it holds
 // (`instrument.<SYMBOL>`): the market host tells it to `take` one (fence the market in storage,
 // then rebuild it from its journal, as at a restart) or `drop` it, and every commit carries the
-// lease's fencing token, checked in the same transaction, so an engine that lost a book without
-// knowing it cannot write to it. An order whose book moved before its commit was not written:
-// the engine that took its hold gives it back.
+// lease's fencing token, checked in the same transaction before anything is applied, so an
+// engine that lost a book without knowing it cannot write to it. A command whose book moved
+// before its commit was not applied nor written: it is refused with BookMoved.
 import type { Logger } from '../platform/logging.js';
 import type { Clock } from '../platform/clock.js';
 import { uuidv7 } from '../platform/ids.js';
@@ -78,7 +80,7 @@ export class OrderRejected extends AppError {
 
 /**
  * A command for a book this engine does not (or no longer) hold: retry, it reaches the owner.
- * When a command applied here gets it, nothing of the command was written.
+ * Nothing of a command refused with it was held, applied or written.
  */
 export class BookMoved extends AppError {
   constructor(symbol: string) {
@@ -90,14 +92,10 @@ interface Book {
   symbol: string;
   market: Market;
   lastHash: string;
-  /** Bumped by each rebuild: commands computed in an older epoch are refused unwritten. */
+  /** Bumped by each rebuild. */
   epoch: number;
   broken: boolean;
   rebuilding: Promise<void> | null;
-  /** Orders whose hold is placed and which have not reached the book yet. */
-  pending: Set<string>;
-  /** Refs of amendments' extra holds placed and not yet applied to the book. */
-  pendingHolds: Set<string>;
   candle: Candle | null;
   /** The last depth update published (clients detect gaps by it). */
   lastDepthSeq: number;
@@ -118,12 +116,23 @@ export type CommitListener = (c: Committed) => void;
 
 interface CommitUnit {
   book: Book;
+  /** -1: a marker (stop, verify) that waits for the groups before it and writes nothing. */
   epoch: number;
+  /** Applied to the book inside the group's transaction, once `holds` are placed. */
+  command: MarketCommand | null;
+  /** Ledger holds the command needs before it applies; refused: the command is refused. */
+  holds: LedgerOp[];
+  /** A sweep: release the holds of orders this book does not know (placed before `cutoffId`). */
+  sweep?: { keep: Set<string>; cutoffId: string };
+  // Filled in when the command is applied:
   entry: ChainEntry | null;
   outcome: Outcome;
   candles: Candle[];
-  /** A sweep: release the holds of orders this book does not know (placed before `cutoffId`). */
-  sweep?: { keep: Set<string>; cutoffId: string };
+}
+
+/** A unit that carries nothing to apply. */
+function markerUnit(book: Book, epoch: number, sweep?: CommitUnit['sweep']): CommitUnit {
+  return { book, epoch, command: null, holds: [], ...(sweep && { sweep }), entry: null, outcome: emptyOutcome(), candles: [] };
 }
 
 export interface ExchangeEngineOptions {
@@ -146,7 +155,7 @@ export interface PlaceResult {
 
 export class ExchangeEngine {
   private readonly books = new Map<string, Book>();
-  private readonly committer: BatchCommitter<CommitUnit, void>;
+  private readonly committer: BatchCommitter<CommitUnit, Outcome>;
   private readonly listeners: CommitListener[] = [];
   /** (user, currency) → wallet id; wallets are never deleted, so ids do not go stale. */
   private readonly wallets = new Map<string, string>();
@@ -180,7 +189,7 @@ export class ExchangeEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     // Every command applied has its commit queued; wait for them so nothing acknowledged is lost.
-    await this.committer.submit({ book: undefined as never, epoch: -1, entry: null, outcome: emptyOutcome(), candles: [] }).catch(() => {});
+    await this.committer.submit(markerUnit(undefined as never, -1)).catch(() => {});
   }
 
   /**
@@ -219,8 +228,8 @@ export class ExchangeEngine {
   }
 
   /**
-   * Scaled out: the lease is gone; stop serving the book at once. Commands applied to it and
-   * not yet written are refused unwritten (BookMoved), and their holds given back.
+   * Scaled out: the lease is gone; stop serving the book at once. Commands queued for it and
+   * not yet written are refused (BookMoved): nothing of them was held, applied or written.
    */
   drop(symbol: string): void {
     const book = this.books.get(symbol);
@@ -244,7 +253,7 @@ export class ExchangeEngine {
    */
   async verify(symbol: string): Promise<{ seq: number; journalSeq: number; liveHash: string; replayHash: string; match: boolean }> {
     const book = this.bookOf(symbol);
-    await this.committer.submit({ book: undefined as never, epoch: -1, entry: null, outcome: emptyOutcome(), candles: [] });
+    await this.committer.submit(markerUnit(undefined as never, -1));
     const liveHash = book.market.stateHash();
     const seq = book.market.seq;
     const entries = await this.o.store.readJournal(this.o.store.db, symbol);
@@ -309,53 +318,36 @@ export class ExchangeEngine {
     const walletId = await this.walletId(userId, reserve.currency, false);
     if (walletId === undefined) throw new AppError('INSUFFICIENT_FUNDS', `you have no ${reserve.currency} wallet: open one and fund it to trade ${instrument.symbol}`);
     await this.walletId(userId, receives, true);
-    // The id is taken and marked pending before the first await that could let a sweep run.
     const orderId = uuidv7(this.o.clock.nowMs());
     const holdRef = `xo:${orderId}:h0`;
-    book.pending.add(orderId);
+    const hold: LedgerOp = { type: 'hold', ref: holdRef, accountId: walletId, currency: reserve.currency, amountMinor: reserve.amountMinor, owner: ownerOf(book.symbol), memo: `order ${orderId} on ${book.symbol}` };
+    const command: PlaceCommand = {
+      type: 'place',
+      atMs: this.o.clock.nowMs(),
+      order: { id: orderId, userId, clientOrderId, side: order.side, type: order.type, tif: order.tif, postOnly: order.postOnly, priceTicks, qtyLots: order.qtyLots, holdRef, heldMinor: reserve.amountMinor },
+    };
+    let outcome: Outcome;
     try {
-      try {
-        await this.o.ledger.execute([{ type: 'hold', ref: holdRef, accountId: walletId, currency: reserve.currency, amountMinor: reserve.amountMinor, owner: ownerOf(book.symbol), memo: `order ${orderId} on ${book.symbol}` }]);
-      } catch (error) {
-        // The ledger checks funds under its locks; the message says what is available now.
-        if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS') {
-          const wallet = await this.o.ledger.walletOf(userId, reserve.currency);
-          throw this.shortOf(reserve.currency, reserve.amountMinor, instrument, '', wallet ? available(wallet) : 0n);
-        }
-        throw error;
+      outcome = await this.apply(book, command, [hold]);
+    } catch (error) {
+      // The ledger checks funds under its locks; the message says what is available now.
+      if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS') {
+        const wallet = await this.o.ledger.walletOf(userId, reserve.currency);
+        throw this.shortOf(reserve.currency, reserve.amountMinor, instrument, '', wallet ? available(wallet) : 0n);
       }
-      if (this.stopped || book.broken) {
-        // The hold is ours to give back: the order never reaches the book.
-        await this.o.ledger.execute([{ type: 'release', ref: `${holdRef}/release`, holdRef, memo: 'order not placed: the book was restarting' }]);
-        this.assertRunning(book);
-      }
-      const command: PlaceCommand = {
-        type: 'place',
-        atMs: this.o.clock.nowMs(),
-        order: { id: orderId, userId, clientOrderId, side: order.side, type: order.type, tif: order.tif, postOnly: order.postOnly, priceTicks, qtyLots: order.qtyLots, holdRef, heldMinor: reserve.amountMinor },
-      };
-      const outcome = this.apply(book, command);
-      book.pending.delete(orderId);
-      try {
-        await outcome.committed;
-      } catch (error) {
-        await this.releaseUnwritten(error, holdRef, `order ${orderId}`);
-      }
-      if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
-      const placed = outcome.value.orders.find((o) => o.id === orderId)!;
-      return { order: placed, trades: outcome.value.trades, repeated: false };
-    } finally {
-      book.pending.delete(orderId);
+      throw error;
     }
+    if (outcome.rejection) throw new OrderRejected(outcome.rejection);
+    const placed = outcome.orders.find((o) => o.id === orderId)!;
+    return { order: placed, trades: outcome.trades, repeated: false };
   }
 
   async cancel(userId: string, symbol: string, orderId: string): Promise<MarketOrder> {
     const book = this.bookOf(symbol);
     this.assertRunning(book);
-    const outcome = this.apply(book, { type: 'cancel', atMs: this.o.clock.nowMs(), orderId, userId });
-    await outcome.committed;
-    if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
-    return outcome.value.orders.find((o) => o.id === orderId)!;
+    const outcome = await this.apply(book, { type: 'cancel', atMs: this.o.clock.nowMs(), orderId, userId });
+    if (outcome.rejection) throw new OrderRejected(outcome.rejection);
+    return outcome.orders.find((o) => o.id === orderId)!;
   }
 
   /** Cancels all of a user's open orders on one instrument, or on every one. */
@@ -366,9 +358,8 @@ export class ExchangeEngine {
         .filter((b) => b.market.book.ordersOf(userId).length > 0)
         .map(async (book) => {
           this.assertRunning(book);
-          const outcome = this.apply(book, { type: 'cancel_all', atMs: this.o.clock.nowMs(), userId });
-          await outcome.committed;
-          return outcome.value.orders.map((order) => ({ symbol: book.symbol, order }));
+          const outcome = await this.apply(book, { type: 'cancel_all', atMs: this.o.clock.nowMs(), userId });
+          return outcome.orders.map((order) => ({ symbol: book.symbol, order }));
         }),
     );
     return results.flat();
@@ -383,8 +374,10 @@ export class ExchangeEngine {
     const problem = checkAmend(book.market.instrument, current, { userId, ...change });
     if (problem) throw new OrderRejected(problem);
     let extraHold: { ref: string; amountMinor: bigint } | undefined;
-    // A buy at a higher price may need more reserved: the difference is held first, and joins
-    // the order's hold when the amendment applies (a sell's reserve is its quantity, unchanged).
+    const holds: LedgerOp[] = [];
+    // A buy at a higher price may need more reserved: the difference is held in the same
+    // transaction, just before the amendment applies, and joins the order's hold (a sell's
+    // reserve is its quantity, unchanged).
     if (current && current.userId === userId && current.side === 'buy' && change.priceTicks !== undefined && change.priceTicks !== current.priceTicks) {
       const instrument = book.market.instrument;
       const remaining = (change.qtyLots ?? current.qtyLots) - current.filledLots;
@@ -393,65 +386,55 @@ export class ExchangeEngine {
       if (extraMinor > 0n) {
         const walletId = await this.walletId(userId, need.currency, false);
         const ref = `xo:${orderId}:amend:${uuidv7(this.o.clock.nowMs())}`;
-        // Marked before the first await, like a new order's hold: a sweep meanwhile keeps it.
-        book.pendingHolds.add(ref);
-        try {
-          await this.o.ledger.execute([{ type: 'hold', ref, accountId: walletId!, currency: need.currency, amountMinor: extraMinor, owner: ownerOf(symbol), memo: `amend order ${orderId} on ${symbol}` }]);
-        } catch (error) {
-          book.pendingHolds.delete(ref);
-          if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS') throw this.shortOf(need.currency, extraMinor, instrument, 'more ');
-          throw error;
-        }
+        holds.push({ type: 'hold', ref, accountId: walletId!, currency: need.currency, amountMinor: extraMinor, owner: ownerOf(symbol), memo: `amend order ${orderId} on ${symbol}` });
         extraHold = { ref, amountMinor: extraMinor };
-        if (this.stopped || book.broken) {
-          await this.o.ledger.execute([{ type: 'release', ref: `${ref}/release`, holdRef: ref, memo: 'amendment not applied: the book was restarting' }]);
-          book.pendingHolds.delete(ref);
-          this.assertRunning(book);
-        }
       }
     }
-    const outcome = this.apply(book, { type: 'amend', atMs: this.o.clock.nowMs(), orderId, userId, ...change, ...(extraHold ? { extraHold } : {}) });
-    // Applied: the journal entry names the extra hold now, so a rebuild accounts for it.
-    if (extraHold) book.pendingHolds.delete(extraHold.ref);
+    let outcome: Outcome;
     try {
-      await outcome.committed;
+      outcome = await this.apply(book, { type: 'amend', atMs: this.o.clock.nowMs(), orderId, userId, ...change, ...(extraHold ? { extraHold } : {}) }, holds);
     } catch (error) {
-      if (extraHold) await this.releaseUnwritten(error, extraHold.ref, `amendment of order ${orderId}`);
+      if (error instanceof LedgerError && error.failure === 'INSUFFICIENT_FUNDS' && extraHold) throw this.shortOf(book.market.instrument.quote, extraHold.amountMinor, book.market.instrument, 'more ');
       throw error;
     }
-    if (outcome.value.rejection) throw new OrderRejected(outcome.value.rejection);
-    return { order: outcome.value.orders.find((o) => o.id === orderId)!, trades: outcome.value.trades };
+    if (outcome.rejection) throw new OrderRejected(outcome.rejection);
+    return { order: outcome.orders.find((o) => o.id === orderId)!, trades: outcome.trades };
   }
 
   async setHalted(symbol: string, halted: boolean): Promise<Instrument> {
     const book = this.bookOf(symbol);
     this.assertRunning(book);
     if ((book.market.instrument.status === 'halted') === halted) return book.market.instrument;
-    const outcome = this.apply(book, { type: halted ? 'halt' : 'resume', atMs: this.o.clock.nowMs() });
-    await outcome.committed;
+    await this.apply(book, { type: halted ? 'halt' : 'resume', atMs: this.o.clock.nowMs() });
     return book.market.instrument;
   }
 
   /**
-   * Applies a command to the book now and queues its commit. The result is known at once;
-   * `committed` settles when it is durable (or rejects: nothing of it was written).
+   * Queues a command for the next group: its holds are placed, then it is applied to the book
+   * and written, all in the group's transaction. Resolves with its outcome once committed;
+   * rejects when its hold was refused or when nothing of it was written.
    */
-  private apply(book: Book, command: MarketCommand): { value: Outcome; committed: Promise<void> } {
+  private apply(book: Book, command: MarketCommand, holds: LedgerOp[] = []): Promise<Outcome> {
+    return this.committer.submit({ book, epoch: book.epoch, command, holds, entry: null, outcome: emptyOutcome(), candles: [] });
+  }
+
+  /** Applies a unit's command to its market (inside the group's transaction) and journals it. */
+  private applyNow(unit: CommitUnit): void {
+    const book = unit.book;
+    const command = unit.command!;
     const outcome = book.market.apply(command);
-    let entry: ChainEntry | null = null;
+    unit.outcome = outcome;
+    if (outcome.rejection !== null) return;
+    const e = { seq: book.market.seq, atMs: command.atMs, type: command.type, payload: encodePayload(command) };
+    const hash = entryHash(book.lastHash, e);
+    unit.entry = { ...e, prevHash: book.lastHash, hash };
+    book.lastHash = hash;
     const candles: Candle[] = [];
-    if (outcome.rejection === null) {
-      const e = { seq: book.market.seq, atMs: command.atMs, type: command.type, payload: encodePayload(command) };
-      const hash = entryHash(book.lastHash, e);
-      entry = { ...e, prevHash: book.lastHash, hash };
-      book.lastHash = hash;
-      for (const trade of outcome.trades) {
-        const candle = this.candleFor(book, trade);
-        if (candles.at(-1) !== candle) candles.push(candle);
-      }
+    for (const trade of outcome.trades) {
+      const candle = this.candleFor(book, trade);
+      if (candles.at(-1) !== candle) candles.push(candle);
     }
-    const committed = this.committer.submit({ book, epoch: book.epoch, entry, outcome, candles: candles.map((c) => ({ ...c })) });
-    return { value: outcome, committed };
+    unit.candles = candles.map((c) => ({ ...c }));
   }
 
   private candleFor(book: Book, trade: Trade): Candle {
@@ -484,21 +467,6 @@ export class ExchangeEngine {
     const scale = currency === instrument.base ? instrument.baseScale : instrument.quoteScale;
     const tail = have === undefined ? '' : `; you have ${formatAmount(have, scale)} available`;
     return new AppError('INSUFFICIENT_FUNDS', `this order needs ${more}${formatAmount(amountMinor, scale)} ${currency} available in your ${currency} wallet${tail}`);
-  }
-
-  /**
-   * A command whose book moved to another engine before its commit was not written, and the
-   * new owner's book will never know it: the hold taken for it is given back here (the new
-   * owner's sweep may have released it already; the same ref makes that a repeat). Any other
-   * failure leaves holds to the rebuild's sweep. Rethrows `error`.
-   */
-  private async releaseUnwritten(error: unknown, holdRef: string, what: string): Promise<never> {
-    if (error instanceof BookMoved) {
-      await this.o.ledger.execute([{ type: 'release', ref: `${holdRef}/release`, holdRef, memo: `${what} not placed: its book moved to another engine` }]).catch((releaseError: unknown) => {
-        this.o.logger.warn({ err: releaseError, holdRef }, 'giving back the hold of a command that was not written failed; the next sweep of its book releases it');
-      });
-    }
-    throw error;
   }
 
   private async revenueId(currency: string, tx: LedgerExecutor): Promise<string> {
@@ -540,28 +508,30 @@ export class ExchangeEngine {
   // --- commits --------------------------------------------------------------------------------
 
   /**
-   * One transaction for the commands of many instruments, in the order they were applied.
-   * Scaled out, a book whose lease is no longer held is dropped and its units refused before the
+   * One transaction for the commands of many instruments, in arrival order: their holds, then
+   * the commands applied to the books, then the settlements and rows (see the header). Scaled
+   * out, a book whose lease is no longer held is dropped and its units refused before the
    * transaction; one fenced inside it (another engine wrote with a newer token) is dropped too,
-   * and the others are written again without it.
+   * and the others are tried again without it: nothing was applied yet.
    */
-  private async commitUnits(units: CommitUnit[]): Promise<CommitOutcome<void>[]> {
-    const outcomes: CommitOutcome<void>[] = units.map(() => ({ ok: true, value: undefined }));
+  private async commitUnits(units: CommitUnit[]): Promise<CommitOutcome<Outcome>[]> {
+    const outcomes: CommitOutcome<Outcome>[] = units.map((u) => ({ ok: true, value: u.outcome }));
     for (let attempt = 1; ; attempt++) {
       const tokens = this.o.host.leased ? this.tokensOf(units) : null;
-      // A unit computed on a state that no longer stands (its book broke or moved) is refused unwritten.
       const live: number[] = [];
       units.forEach((u, i) => {
         if (u.epoch === -1) return; // a marker (stop): nothing to write
         if (u.book.dropped) outcomes[i] = { ok: false, error: new BookMoved(u.book.symbol) };
-        else if (u.book.broken || u.epoch !== u.book.epoch) outcomes[i] = { ok: false, error: new AppError('NOT_READY', `the ${u.book.symbol} book restarted before this command was written: nothing of it was kept; send it again`) };
+        else if (u.book.broken || (u.sweep && u.epoch !== u.book.epoch)) outcomes[i] = { ok: false, error: new AppError('NOT_READY', `the ${u.book.symbol} book is being rebuilt; nothing of this command was kept; send it again`) };
         else live.push(i);
       });
       if (live.length === 0) return outcomes;
+      /** Books whose market this attempt changed: on a failure they are rebuilt from their journals. */
+      const applied = new Set<Book>();
       try {
-        const refused = await this.o.store.db.transaction().execute(async (tx) => {
+        const refusedFunds = await this.o.store.db.transaction().execute(async (tx) => {
           if (tokens) {
-            // Each book written here carries its token, checked before anything of it is written.
+            // Each book written here carries its token, checked before anything of it is applied.
             const nowMs = this.o.clock.nowMs();
             const fenced = new Set<Book>();
             for (const i of live) {
@@ -573,50 +543,81 @@ export class ExchangeEngine {
             }
           }
           const ledgerTx = tx as unknown as LedgerExecutor;
-          const opsPerUnit: LedgerOp[][] = [];
+          // Sweeps look at the holds as they were before this group placed any of its own.
+          const sweeps = new Map<number, LedgerOp[]>();
           for (const i of live) {
             const u = units[i]!;
-            opsPerUnit.push(u.sweep ? await this.sweepOps(u.book, u.sweep, ledgerTx) : await this.ledgerOpsOf(u.book.symbol, u.outcome.movements, ledgerTx));
+            if (u.sweep) sweeps.set(i, await this.sweepOps(u.book, u.sweep, ledgerTx));
+          }
+          // 1. Funds: a command whose hold is refused is refused, and nothing of it is applied.
+          const funded = live.filter((i) => units[i]!.holds.length === 0);
+          const holding = live.filter((i) => units[i]!.holds.length > 0);
+          const refused = new Map<number, unknown>();
+          if (holding.length > 0) {
+            const placed = await this.o.ledger.executeEach(holding.map((i) => units[i]!.holds), ledgerTx);
+            holding.forEach((i, k) => {
+              const result = placed[k]!;
+              if (result.ok) funded.push(i);
+              else refused.set(i, result.error);
+            });
+            funded.sort((a, b) => a - b);
+          }
+          // 2. The books, in arrival order.
+          for (const i of funded) {
+            const u = units[i]!;
+            if (u.command === null) continue;
+            applied.add(u.book);
+            this.applyNow(u);
+          }
+          // 3. Settlements, sweeps and rows.
+          const opsPerUnit: LedgerOp[][] = [];
+          for (const i of funded) {
+            const u = units[i]!;
+            opsPerUnit.push(sweeps.get(i) ?? (await this.ledgerOpsOf(u.book.symbol, u.outcome.movements, ledgerTx)));
           }
           const money = await this.o.ledger.executeEach(opsPerUnit, ledgerTx);
-          const failed = live.filter((_, k) => !money[k]!.ok);
+          const failed = funded.filter((_, k) => !money[k]!.ok);
           if (failed.length > 0) {
             for (const i of failed) {
-              const error = (money[live.indexOf(i)] as { ok: false; error: unknown }).error;
+              const error = (money[funded.indexOf(i)] as { ok: false; error: unknown }).error;
               this.o.logger.error({ err: error, symbol: units[i]!.book.symbol }, 'the ledger refused a settlement the book had matched; the book is rebuilt from its journal');
             }
-            // Roll the whole group back: the rest is written again without the broken books.
             throw new SettlementRefused(failed);
           }
-          await this.writeUnits(tx as unknown as ExchangeExecutor, live.map((i) => units[i]!), tx);
-          return [];
-        }).catch((error: unknown) => {
-          if (error instanceof SettlementRefused) return error.units;
-          throw error;
+          await this.writeUnits(tx as unknown as ExchangeExecutor, funded.map((i) => units[i]!), tx);
+          return refused;
         });
-        if (refused.length > 0) {
-          for (const i of refused) this.breakBook(units[i]!.book);
-          continue;
+        for (const i of live) {
+          const refusal = refusedFunds.get(i);
+          if (refusal !== undefined) outcomes[i] = { ok: false, error: refusal };
+          else {
+            outcomes[i] = { ok: true, value: units[i]!.outcome };
+            this.afterCommit(units[i]!);
+          }
         }
-        for (const i of live) this.afterCommit(units[i]!);
         if (this.pokeAfterCommit) {
           this.pokeAfterCommit = false;
           this.o.events.poke();
         }
         return outcomes;
       } catch (error) {
-        if (error instanceof FencedError) {
-          // Nothing of the group was written: the fenced book goes, the rest is written again.
-          const symbol = error.market.slice(EXCHANGE_MARKET.length + 1);
-          this.o.logger.warn({ symbol, token: error.token }, 'another engine owns this book now; it is dropped here');
-          this.drop(symbol);
-          continue;
+        this.pokeAfterCommit = false;
+        if (applied.size === 0) {
+          if (error instanceof FencedError) {
+            // Nothing of the group was applied nor written: the fenced book goes, the rest is tried again.
+            const symbol = error.market.slice(EXCHANGE_MARKET.length + 1);
+            this.o.logger.warn({ symbol, token: error.token }, 'another engine owns this book now; it is dropped here');
+            this.drop(symbol);
+            continue;
+          }
+          const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
+          if (retryable && attempt < MAX_ATTEMPTS) continue;
         }
-        const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
-        if (retryable && attempt < MAX_ATTEMPTS) continue;
-        this.o.logger.error({ err: error }, 'an exchange commit failed; its books are rebuilt from their journals');
+        // The markets hold what the rolled-back transaction applied: they are rebuilt from their journals.
+        if (!(error instanceof SettlementRefused)) this.o.logger.error({ err: error }, 'an exchange commit failed; its books are rebuilt from their journals');
+        const refusal = error instanceof SettlementRefused ? new AppError('NOT_READY', 'the book is being rebuilt; nothing of this command was kept; send it again') : error;
         for (const i of live) this.breakBook(units[i]!.book);
-        for (const i of live) outcomes[i] = { ok: false, error };
+        for (const i of live) outcomes[i] = { ok: false, error: refusal };
         return outcomes;
       }
     }
@@ -679,7 +680,7 @@ export class ExchangeEngine {
   // --- rebuilding -----------------------------------------------------------------------------
 
   private async load(instrument: Instrument): Promise<void> {
-    const book: Book = { symbol: instrument.symbol, market: new Market(instrument), lastHash: GENESIS_HASH, epoch: 0, broken: true, rebuilding: null, pending: new Set(), pendingHolds: new Set(), candle: null, lastDepthSeq: 0, dropped: false };
+    const book: Book = { symbol: instrument.symbol, market: new Market(instrument), lastHash: GENESIS_HASH, epoch: 0, broken: true, rebuilding: null, candle: null, lastDepthSeq: 0, dropped: false };
     this.books.set(instrument.symbol, book);
     await this.fence(book);
     await this.rebuild(book, instrument);
@@ -716,9 +717,9 @@ export class ExchangeEngine {
     book.candle = candle;
     book.epoch += 1;
     book.broken = false;
-    // Holds the rebuilt book stands behind, and those of commands on their way to it.
-    const keep = new Set([...[...market.open.values()].map((o) => o.holdRef), ...[...book.pending].map((id) => `xo:${id}:h0`), ...book.pendingHolds]);
-    await this.committer.submit({ book, epoch: book.epoch, entry: null, outcome: emptyOutcome(), candles: [], sweep: { keep, cutoffId: uuidv7(this.o.clock.nowMs()) } }).catch((error: unknown) => {
+    // Holds the rebuilt book stands behind.
+    const keep = new Set([...market.open.values()].map((o) => o.holdRef));
+    await this.committer.submit(markerUnit(book, book.epoch, { keep, cutoffId: uuidv7(this.o.clock.nowMs()) })).catch((error: unknown) => {
       this.o.logger.warn({ err: error, symbol: book.symbol }, 'sweeping unused holds failed; it runs again at the next start');
     });
   }
@@ -741,8 +742,9 @@ export class ExchangeEngine {
 
   /**
    * Releases pending holds of this book that no order stands behind (see the header): an order's
-   * hold that never reached the book, an amendment's extra hold that was never applied. Holds
-   * made after the rebuild (ids from `cutoffId` on) and those still on their way are left alone.
+   * hold that never reached the book, an amendment's extra hold that was never applied (data of
+   * versions that placed holds in a commit of their own). Holds made after the rebuild (ids from
+   * `cutoffId` on) are left alone.
    */
   private async sweepOps(book: Book, sweep: { keep: Set<string>; cutoffId: string }, tx: LedgerExecutor): Promise<LedgerOp[]> {
     const ops: LedgerOp[] = [];
@@ -751,7 +753,7 @@ export class ExchangeEngine {
       if (!parsed) continue;
       const orderId = parsed[1]!;
       if ((parsed[2] ?? orderId) >= sweep.cutoffId || sweep.keep.has(hold.ref)) continue;
-      if (book.pending.has(orderId) || book.pendingHolds.has(hold.ref) || book.market.open.get(orderId)?.holdRef === hold.ref) continue;
+      if (book.market.open.get(orderId)?.holdRef === hold.ref) continue;
       ops.push({ type: 'release', ref: `${hold.ref}/release`, holdId: hold.id, memo: 'order never reached the book' });
     }
     if (ops.length > 0) this.o.logger.info({ symbol: book.symbol, holds: ops.length }, 'released holds of orders that never reached the book');

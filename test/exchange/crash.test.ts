@@ -561,7 +561,7 @@ describe.each(DIALECTS)('ledger invariants after a random trading session on %s'
 // --- 3. an amendment cut off by kill -9 ----------------------------------------------------------
 
 describe.each(DIALECTS.filter((d) => d === 'postgres'))('an amendment across kill -9 on %s', (dialect: Dialect) => {
-  it('an amendment whose extra hold was placed but whose book commit never happened leaves no hold behind', SLOW, async () => {
+  it('an amendment killed in the middle of its commit (extra hold written, journal entry waiting) leaves no hold behind', SLOW, async () => {
     const { args, env, storage } = await processStorage(dialect);
     const first = await GavelProcess.start(args, { env });
     const m = await Market.open(new Api(overHttp(first.base)), assetCode());
@@ -569,16 +569,22 @@ describe.each(DIALECTS.filter((d) => d === 'postgres'))('an amendment across kil
     const placed = await m.api.ok('POST', '/api/exchange/orders', trader.token, { symbol: m.symbol, side: 'buy', type: 'limit', price: '90.00', quantity: '10' }, 201);
     expect(placed.order.status).toBe('open');
 
-    // Hold the book's commits back (a lock on its journal) while the ledger's go through.
-    const sql = postgres(storage.databaseUrl!, { max: 1, onnotice: () => {} });
+    // Hold the book's commit back (a lock on its journal): the group's transaction places the
+    // amendment's extra hold, then waits at its journal entry.
+    const sql = postgres(storage.databaseUrl!, { max: 2, onnotice: () => {} });
     const lock = await sql.reserve();
     try {
       await lock`begin`;
       await lock`lock table exchange_journal in exclusive mode`;
-      // 95.00 needs more than the 90.00 hold: the amendment holds the whole new amount first.
+      // 95.00 needs more than the 90.00 hold: the amendment holds the difference first. The
+      // waiting transaction has a transaction id: it has written (the hold) before it waited.
       const amend = m.api.call('PATCH', `/api/exchange/orders/${placed.order.id}`, trader.token, { price: '95.00' }).catch(() => undefined);
-      await within(15_000, 'the amendment hold to be placed', (async () => {
-        while (!(await m.statement(trader, 'USD')).some((i) => i.kind === 'hold' && i.holdStatus === 'pending' && i.memo.startsWith('amend order'))) await new Promise((r) => setTimeout(r, 50));
+      await within(15_000, 'the amendment\'s commit to wait for the journal', (async () => {
+        for (;;) {
+          const [waiting] = await sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and backend_xid is not null and query ilike '%exchange_journal%'`;
+          if (waiting!.n > 0) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
       })());
       first.signal('SIGKILL');
       await first.waitForExit();
@@ -596,6 +602,8 @@ describe.each(DIALECTS.filter((d) => d === 'postgres'))('an amendment across kil
     expect(await m.api.ok('GET', `/api/exchange/orders/${placed.order.id}`, trader.token)).toMatchObject({ status: 'open', price: '90.00' });
     const held = await expectHoldsBackOpenOrders(m, trader, new Set());
     expect(held.get(placed.order.id)).toBe(buyReserveCents(9_000n, 10n));
+    // The extra hold went with the transaction: it never existed, so nothing had to release it.
+    expect((await m.statement(trader, 'USD')).filter((i) => i.memo.startsWith('amend order'))).toEqual([]);
     await m.ledgerClean();
     expect(await second.stop()).toEqual({ code: 0, signal: null });
   });

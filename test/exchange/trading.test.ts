@@ -60,5 +60,31 @@ for (const dialect of DIALECTS) {
       expectProblem(await x.order(poor, { side: 'buy', type: 'limit', price: '10.00', quantity: '5' }), 409, 'INSUFFICIENT_FUNDS');
       expect(await x.wallet(poor, 'USD')).toMatchObject({ held: '0.00', available: '10.00' });
     });
+
+    it('orders arriving together: the unfunded ones are refused and never reach the book, the others trade', async () => {
+      const seller = await x.trader(0n, 10n);
+      const ask = await x.order(seller, { side: 'sell', type: 'limit', price: '20.00', quantity: '4' });
+      expect(ask.status, ask.text).toBe(201);
+      const rich = await Promise.all([x.trader(100_000n, 0n), x.trader(100_000n, 0n)]);
+      const poor = await Promise.all([x.trader(1_000n, 0n), x.trader(1_000n, 0n)]);
+      // Sent at once, so they share groups: a refused hold must not hold back or break the rest.
+      const [a, p1, b, p2] = await Promise.all([
+        x.order(rich[0]!, { side: 'buy', type: 'limit', price: '20.00', quantity: '3' }),
+        x.order(poor[0]!, { side: 'buy', type: 'limit', price: '20.00', quantity: '3' }),
+        x.order(rich[1]!, { side: 'buy', type: 'limit', price: '20.00', quantity: '3' }),
+        x.order(poor[1]!, { side: 'buy', type: 'market', quantity: '1' }),
+      ]);
+      expectProblem(p1!, 409, 'INSUFFICIENT_FUNDS');
+      expectProblem(p2!, 409, 'INSUFFICIENT_FUNDS');
+      expect([a!.status, b!.status], `${a!.text} ${b!.text}`).toEqual([201, 201]);
+      // 4 on offer: whichever buyer came first took 3, the other the last 1 and rests with 2.
+      const outcomes = [a!, b!].map((r) => `${r.body.order.status} ${r.body.order.filledQuantity}`).sort();
+      expect(outcomes).toEqual(['filled 3', 'open 1']);
+      for (const p of poor) expect(await x.wallet(p, 'USD')).toMatchObject({ held: '0.00', available: '10.00' });
+      const verify = await t.call('GET', `/api/exchange/instruments/${x.symbol}/verify`, { token: x.admin });
+      expect(verify.body, verify.text).toMatchObject({ match: true });
+      const check = await t.call('GET', '/api/ledger/check', { token: x.admin });
+      expect(check.body.violations).toEqual([]);
+    });
   });
 }
