@@ -13,8 +13,8 @@
 // accounts for it commit together, so no crash can leave one without the other.
 //
 // Matching happens inside the transaction, so a failure after it started cannot just refuse the
-// group: the markets hold its effects. Such a failure breaks the instruments involved: their
-// commands are refused (503, nothing was written) and each market is rebuilt from its journal.
+// group: the markets hold its effects. Such a failure refuses the group's commands (nothing was
+// written) and rebuilds each market it changed from its journal.
 // After a rebuild (and at every start), a sweep in commit order releases any hold of this book
 // that no open order stands behind, which only data written by versions before this design can
 // have.
@@ -613,10 +613,11 @@ export class ExchangeEngine {
           const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
           if (retryable && attempt < MAX_ATTEMPTS) continue;
         }
-        // The markets hold what the rolled-back transaction applied: they are rebuilt from their journals.
-        if (!(error instanceof SettlementRefused)) this.o.logger.error({ err: error }, 'an exchange commit failed; its books are rebuilt from their journals');
+        // Nothing of the group was written. Markets the rolled-back transaction changed are
+        // rebuilt from their journals; the others are as they were.
+        if (!(error instanceof SettlementRefused)) this.o.logger.error({ err: error, rebuilt: [...applied].map((b) => b.symbol) }, 'an exchange commit failed; nothing of it was written');
         const refusal = error instanceof SettlementRefused ? new AppError('NOT_READY', 'the book is being rebuilt; nothing of this command was kept; send it again') : error;
-        for (const i of live) this.breakBook(units[i]!.book);
+        for (const book of applied) this.breakBook(book);
         for (const i of live) outcomes[i] = { ok: false, error: refusal };
         return outcomes;
       }

@@ -1,6 +1,7 @@
 // Trading end to end through the API, on both databases: orders rest and cross, fills settle
 // both sides in the ledger with fees to the house, cancels give the hold back, and the answers
 // carry the fills.
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/databases.js';
 import { startTestNode, type TestNode } from '../support/gavel.js';
@@ -84,6 +85,45 @@ for (const dialect of DIALECTS) {
       const verify = await t.call('GET', `/api/exchange/instruments/${x.symbol}/verify`, { token: x.admin });
       expect(verify.body, verify.text).toMatchObject({ match: true });
       const check = await t.call('GET', '/api/ledger/check', { token: x.admin });
+      expect(check.body.violations).toEqual([]);
+    });
+
+    it('a commit that fails after matching keeps nothing of its group, rebuilds the book from its journal, and trading goes on', async () => {
+      const y = await openExchange(t);
+      const seller = await y.trader(0n, 20n);
+      const buyer = await y.trader(100_000n, 0n);
+      const ask = await y.order(seller, { side: 'sell', type: 'limit', price: '20.00', quantity: '10' });
+      expect(ask.status, ask.text).toBe(201);
+      // Storage refuses the trade row of a 7-lot fill: the group fails after the order was matched.
+      const db = t.node.database.kysely;
+      if (dialect === 'sqlite') {
+        await sql`create trigger exchange_test_fail before insert on exchange_trades when new.qty_lots = 7 begin select raise(abort, 'injected failure'); end`.execute(db);
+      } else {
+        await sql`create function exchange_test_fail() returns trigger language plpgsql as $$ begin if new.qty_lots = 7 then raise exception 'injected failure'; end if; return new; end $$`.execute(db);
+        await sql`create trigger exchange_test_fail before insert on exchange_trades for each row execute function exchange_test_fail()`.execute(db);
+      }
+      try {
+        const failed = await y.order(buyer, { side: 'buy', type: 'limit', price: '20.00', quantity: '7' });
+        expect(failed.status, failed.text).toBeGreaterThanOrEqual(500);
+      } finally {
+        await sql`drop trigger exchange_test_fail${dialect === 'postgres' ? sql` on exchange_trades` : sql``}`.execute(db);
+        if (dialect === 'postgres') await sql`drop function exchange_test_fail()`.execute(db);
+      }
+      // The book is rebuilt from its journal: the ask whole again, nothing held or paid.
+      let verify = await t.call('GET', `/api/exchange/instruments/${y.symbol}/verify`, { token: y.admin });
+      for (let tries = 0; verify.status !== 200 && tries < 100; tries++) {
+        await new Promise((r) => setTimeout(r, 20));
+        verify = await t.call('GET', `/api/exchange/instruments/${y.symbol}/verify`, { token: y.admin });
+      }
+      expect(verify.body, verify.text).toMatchObject({ match: true });
+      const depth = await t.call('GET', `/api/exchange/instruments/${y.symbol}/depth`);
+      expect(depth.body.asks).toEqual([['20.00', '10', 1]]);
+      expect(depth.body.bids).toEqual([]);
+      expect(await y.wallet(buyer, 'USD')).toMatchObject({ held: '0.00', available: '1000.00' });
+      const again = await y.order(buyer, { side: 'buy', type: 'limit', price: '20.00', quantity: '7' });
+      expect(again.status, again.text).toBe(201);
+      expect(again.body.order).toMatchObject({ status: 'filled', filledQuantity: '7' });
+      const check = await t.call('GET', '/api/ledger/check', { token: y.admin });
       expect(check.body.violations).toEqual([]);
     });
   });
