@@ -3,7 +3,7 @@
 // writes journal entries, projections and ledger movements in one transaction.
 import type { Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
-import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
+import { PreparedBySize, PreparedQuery, rowSlots, rowValues } from '../platform/db/prepared-query.js';
 import type { ChainEntry } from '../platform/journal/hash-chain.js';
 
 type Int = bigint | number;
@@ -166,10 +166,7 @@ export class AuctionsStore {
     );
     this.insertEntries = new PreparedBySize(db, PREPARED_ENTRIES_MAX, (q: AuctionsExecutor, slot, size) =>
       q.insertInto('auctions_journal').values(
-        Array.from({ length: size }, (_, i) => ({
-          auction_id: slot('auctionId'),
-          ...(Object.fromEntries(JOURNAL_COLUMNS.map((c) => [c, slot(`${c}${i}`)])) as Record<(typeof JOURNAL_COLUMNS)[number], never>),
-        })),
+        Array.from({ length: size }, (_, i) => ({ auction_id: slot('auctionId'), ...rowSlots(JOURNAL_COLUMNS, slot, i) })),
       ),
     );
   }
@@ -231,9 +228,8 @@ export class AuctionsStore {
     if (entries.length === 0) return;
     const prepared = this.insertEntries.forSize(entries.length);
     if (prepared) {
-      const values: Record<string, unknown> = { auctionId };
-      entries.forEach((e, i) => Object.assign(values, { [`seq${i}`]: e.seq, [`type${i}`]: e.type, [`at_ms${i}`]: e.atMs, [`payload${i}`]: e.payload, [`prev_hash${i}`]: e.prevHash, [`hash${i}`]: e.hash }));
-      await prepared.execute(ex as Kysely<any>, values);
+      const rows = entries.map((e) => ({ seq: e.seq, type: e.type, at_ms: e.atMs, payload: e.payload, prev_hash: e.prevHash, hash: e.hash }));
+      await prepared.execute(ex as Kysely<any>, { auctionId, ...rowValues(rows, JOURNAL_COLUMNS) });
       return;
     }
     await ex

@@ -4,7 +4,7 @@
 // job, and on SQLite under its one writer.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toNumber, type Database, type Dialect } from '../platform/db/database.js';
-import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
+import { PreparedBySize, PreparedQuery, rowSlots, rowValues } from '../platform/db/prepared-query.js';
 import type { NotificationKind, QueuedChannel } from './model.js';
 
 type Int = bigint | number;
@@ -180,20 +180,6 @@ const PREPARED_ATTEMPTS_MAX = 64;
 const JOB_COLUMNS = ['id', 'seq', 'lane', 'event_id', 'recipient_user_id', 'kind', 'channel', 'target', 'notification_id', 'payload', 'state', 'attempts', 'due_at_ms', 'lease_token', 'last_error', 'last_attempt_at_ms', 'created_at_ms', 'finished_at_ms'] as const;
 const ATTEMPT_COLUMNS = ['id', 'job_id', 'notification_id', 'kind', 'webhook_id', 'channel', 'attempt', 'outcome', 'status_code', 'error', 'duration_ms', 'at_ms'] as const;
 
-/** Row `i` of a multi-row insert, each column a slot named `<column><i>`. */
-function rowSlots<C extends string>(columns: readonly C[], slot: (name: string) => unknown, i: number): Record<C, unknown> {
-  return Object.fromEntries(columns.map((c) => [c, slot(`${c}${i}`)])) as Record<C, unknown>;
-}
-
-/** The values of rows for `rowSlots`' slots. */
-function rowValues<C extends string>(rows: ReadonlyArray<Record<C, unknown>>, columns: readonly C[]): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  rows.forEach((row, i) => {
-    for (const c of columns) values[`${c}${i}`] = row[c];
-  });
-  return values;
-}
-
 export class QueueStore {
   readonly db: Executor;
   private readonly dbAsyncCommit: Executor;
@@ -215,7 +201,7 @@ export class QueueStore {
     this.insertJobs = new PreparedBySize(db, PREPARED_JOBS_MAX, (q: Executor, slot, size) =>
       q
         .insertInto('notifications_jobs')
-        .values(Array.from({ length: size }, (_, i) => rowSlots(JOB_COLUMNS, slot, i) as unknown as JobsTable))
+        .values(Array.from({ length: size }, (_, i) => rowSlots(JOB_COLUMNS, slot, i)))
         .onConflict((oc) => oc.columns(['event_id', 'recipient_user_id', 'kind', 'channel', 'target']).doNothing()),
     );
     this.claimDue = new PreparedQuery(
@@ -233,7 +219,7 @@ export class QueueStore {
       returning *`,
     );
     this.insertAttempts = new PreparedBySize(db, PREPARED_ATTEMPTS_MAX, (q: Executor, slot, size) =>
-      q.insertInto('notifications_attempts').values(Array.from({ length: size }, (_, i) => rowSlots(ATTEMPT_COLUMNS, slot, i) as unknown as AttemptsTable)),
+      q.insertInto('notifications_attempts').values(Array.from({ length: size }, (_, i) => rowSlots(ATTEMPT_COLUMNS, slot, i))),
     );
     this.finishJob = new PreparedQuery(db, (q: Executor, slot) =>
       q

@@ -1,7 +1,7 @@
 // What people set: the webhooks they register and their per-kind channel choices.
 import type { Kysely } from 'kysely';
 import { toNumber, type Database } from '../platform/db/database.js';
-import { PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
+import { listSlots, listValues, PreparedBySize, PreparedQuery } from '../platform/db/prepared-query.js';
 import type { ChannelChoice, NotificationKind } from './model.js';
 
 type Int = bigint | number;
@@ -33,9 +33,6 @@ type Executor = Kysely<SettingsTables>;
 /** Lists of up to this many people are read by prepared queries. */
 const PREPARED_USERS_MAX = 4;
 
-function usersValues(userIds: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(userIds.map((id, i) => [`user${i}`, id]));
-}
 
 export interface Webhook {
   id: string;
@@ -63,10 +60,9 @@ export class SettingsStore {
   constructor(readonly database: Database) {
     this.db = database.kysely as unknown as Executor;
     const db = this.db as Kysely<any>;
-    const users = (slot: (name: string) => unknown, size: number) => Array.from({ length: size }, (_, i) => slot(`user${i}`) as string);
     this.webhookById = new PreparedQuery(db, (q: Executor, slot) => q.selectFrom('notifications_webhooks').selectAll().where('id', '=', slot('id')));
-    this.webhooksOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', users(slot, size)).orderBy('id'));
-    this.preferencesOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', users(slot, size)));
+    this.webhooksOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', listSlots('user', slot, size)).orderBy('id'));
+    this.preferencesOfUsers = new PreparedBySize(db, PREPARED_USERS_MAX, (q: Executor, slot, size) => q.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', listSlots('user', slot, size)));
   }
 
   /** Registers a webhook unless its owner has `max` already (counted under a lock on PostgreSQL); false then. */
@@ -93,7 +89,7 @@ export class SettingsStore {
     if (userIds.length === 0) return out;
     const distinct = [...new Set(userIds)];
     const prepared = this.webhooksOfUsers.forSize(distinct.length);
-    const rows = prepared ? (await prepared.execute(tx, usersValues(distinct))).rows : await (tx as Executor).selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', distinct).orderBy('id').execute();
+    const rows = prepared ? (await prepared.execute(tx, listValues('user', distinct))).rows : await (tx as Executor).selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', distinct).orderBy('id').execute();
     for (const r of rows) {
       const list = out.get(r.user_id) ?? [];
       list.push(toWebhook(r));
@@ -124,7 +120,7 @@ export class SettingsStore {
     const db = (tx as Executor | undefined) ?? this.db;
     const distinct = [...new Set(userIds)];
     const prepared = this.preferencesOfUsers.forSize(distinct.length);
-    const rows = prepared ? (await prepared.execute(db, usersValues(distinct))).rows : await db.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', distinct).execute();
+    const rows = prepared ? (await prepared.execute(db, listValues('user', distinct))).rows : await db.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', distinct).execute();
     for (const r of rows) {
       const mine = out.get(r.user_id) ?? new Map<NotificationKind, ChannelChoice>();
       mine.set(r.kind as NotificationKind, { inbox: toNumber(r.inbox) === 1, email: toNumber(r.email) === 1, webhook: toNumber(r.webhook) === 1 });

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, scratchStorage, type ScratchStorage } from '../../../test/support/databases.js';
 import { openDatabase, toNumber, type Database } from './database.js';
-import { PreparedBySize, PreparedQuery } from './prepared-query.js';
+import { listSlots, listValues, PreparedBySize, PreparedQuery, rowSlots, rowValues } from './prepared-query.js';
 
 interface Tables {
   prepared_items: { id: string; owner: string; note: string | null; amount: bigint | number };
@@ -77,15 +77,23 @@ for (const dialect of DIALECTS) {
     });
 
     it('makes one query per size, and none past the largest', async () => {
-      const inList = new PreparedBySize<string, { id: string }>(db, 3, (q, slot, size) =>
-        q.selectFrom('prepared_items').select('id').where('id', 'in', Array.from({ length: size }, (_, i) => slot(`id${i}`))).orderBy('id'),
-      );
+      const inList = new PreparedBySize<string, { id: string }>(db, 3, (q, slot, size) => q.selectFrom('prepared_items').select('id').where('id', 'in', listSlots('id', slot, size)).orderBy('id'));
       expect(inList.forSize(0)).toBeUndefined();
       expect(inList.forSize(4)).toBeUndefined();
       expect(inList.forSize(2)).toBe(inList.forSize(2));
-      const rows = await inList.forSize(2)!.execute(db, { id0: 'p3', id1: 'p1' });
+      const rows = await inList.forSize(2)!.execute(db, listValues('id', ['p3', 'p1']));
       expect(rows.rows.map((r) => r.id)).toEqual(['p1', 'p3']);
-      expect((await inList.forSize(3)!.execute(db, { id0: 'p2', id1: 'nope', id2: 'p2' })).rows.map((r) => r.id)).toEqual(['p2']);
+      expect((await inList.forSize(3)!.execute(db, listValues('id', ['p2', 'nope', 'p2']))).rows.map((r) => r.id)).toEqual(['p2']);
+
+      const columns = ['id', 'owner', 'note', 'amount'] as const;
+      const insertRows = new PreparedBySize<string, unknown>(db, 4, (q, slot, size) => q.insertInto('prepared_items').values(Array.from({ length: size }, (_, i) => rowSlots(columns, slot, i))));
+      const added = [
+        { id: 'r1', owner: 'cy', note: 'first', amount: 1 },
+        { id: 'r2', owner: 'cy', note: null, amount: 2 },
+      ];
+      await insertRows.forSize(2)!.execute(db, rowValues(added, columns));
+      const back = await db.selectFrom('prepared_items').select(['id', 'owner', 'note', 'amount']).where('owner', '=', 'cy').orderBy('id').execute();
+      expect(back.map((r) => ({ ...r, amount: Number(r.amount) }))).toEqual(added);
     });
 
     it('refuses a slot that does not end up a parameter', () => {

@@ -72,3 +72,27 @@ export class PreparedBySize<K extends string, R> {
     return query;
   }
 }
+
+/** Row `i` of a multi-row insert: each column a slot named `<column><i>` (values by `rowValues`). */
+export function rowSlots<C extends string>(columns: readonly C[], slot: SlotOf<string>, i: number): Record<C, any> {
+  return Object.fromEntries(columns.map((c) => [c, slot(`${c}${i}`)])) as Record<C, any>;
+}
+
+/** The values of `rowSlots`' slots for these rows. */
+export function rowValues<C extends string>(rows: ReadonlyArray<Readonly<Record<C, unknown>>>, columns: readonly C[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  rows.forEach((row, i) => {
+    for (const c of columns) values[`${c}${i}`] = row[c];
+  });
+  return values;
+}
+
+/** An IN list of `size` slots named `<name><i>` (values by `listValues`). */
+export function listSlots(name: string, slot: SlotOf<string>, size: number): any[] {
+  return Array.from({ length: size }, (_, i) => slot(`${name}${i}`));
+}
+
+/** The values of `listSlots`' slots. */
+export function listValues(name: string, items: readonly unknown[]): Record<string, unknown> {
+  return Object.fromEntries(items.map((item, i) => [`${name}${i}`, item]));
+}
