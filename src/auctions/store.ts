@@ -144,7 +144,7 @@ const PROJECTION_COLUMNS = ['status', 'outcome', 'current_price_minor', 'bid_cou
 const EVERY_PROJECTION_COLUMN: Exclude<keyof ReturnType<typeof projectionColumns>, (typeof PROJECTION_COLUMNS)[number]> extends never ? true : never = true;
 void EVERY_PROJECTION_COLUMN;
 
-/** Journal entries one command of one auction appends at most, written by a prepared insert. */
+/** Journal entries per command for which the prepared insert is kept. */
 const PREPARED_ENTRIES_MAX = 8;
 const JOURNAL_COLUMNS = ['seq', 'type', 'at_ms', 'payload', 'prev_hash', 'hash'] as const;
 
@@ -226,16 +226,8 @@ export class AuctionsStore {
 
   async appendJournal(ex: AuctionsExecutor, auctionId: string, entries: readonly ChainEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const prepared = this.insertEntries.forSize(entries.length);
-    if (prepared) {
-      const rows = entries.map((e) => ({ seq: e.seq, type: e.type, at_ms: e.atMs, payload: e.payload, prev_hash: e.prevHash, hash: e.hash }));
-      await prepared.execute(ex as Kysely<any>, { auctionId, ...rowValues(rows, JOURNAL_COLUMNS) });
-      return;
-    }
-    await ex
-      .insertInto('auctions_journal')
-      .values(entries.map((e) => ({ auction_id: auctionId, seq: e.seq, type: e.type, at_ms: e.atMs, payload: e.payload, prev_hash: e.prevHash, hash: e.hash })))
-      .execute();
+    const rows = entries.map((e) => ({ seq: e.seq, type: e.type, at_ms: e.atMs, payload: e.payload, prev_hash: e.prevHash, hash: e.hash }));
+    await this.insertEntries.forSize(entries.length).execute(ex as Kysely<any>, { auctionId, ...rowValues(rows, JOURNAL_COLUMNS) });
   }
 
   /** Journal entries with seq > afterSeq, in order. */

@@ -173,7 +173,7 @@ export interface ClaimOptions {
 
 /** Rows deleted per statement when pruning, so a prune never holds the writer for long. */
 const PRUNE_BATCH = 1_000;
-/** Jobs one event makes (e-mail and a few webhooks) and attempts one turn writes: prepared up to these. */
+/** Jobs one event makes (e-mail and a few webhooks) and attempts one turn writes: prepared queries kept up to these. */
 const PREPARED_JOBS_MAX = 8;
 const PREPARED_ATTEMPTS_MAX = 64;
 
@@ -259,16 +259,7 @@ export class QueueStore {
       created_at_ms: j.createdAtMs,
       finished_at_ms: null,
     }));
-    const prepared = this.insertJobs.forSize(rows.length);
-    const inserted = prepared
-      ? (await prepared.execute(tx, rowValues(rows, JOB_COLUMNS))).numAffectedRows
-      : (
-          await (tx as Executor)
-            .insertInto('notifications_jobs')
-            .values(rows)
-            .onConflict((oc) => oc.columns(['event_id', 'recipient_user_id', 'kind', 'channel', 'target']).doNothing())
-            .executeTakeFirst()
-        ).numInsertedOrUpdatedRows;
+    const inserted = (await this.insertJobs.forSize(rows.length).execute(tx, rowValues(rows, JOB_COLUMNS))).numAffectedRows;
     return Number(inserted ?? 0n);
   }
 
@@ -309,9 +300,7 @@ export class QueueStore {
       return [{ id: a.id, job_id: a.jobId, notification_id: a.notificationId, kind: a.kind, webhook_id: a.webhookId, channel: a.channel, attempt: a.attempt, outcome: a.outcome, status_code: a.statusCode, error: a.error, duration_ms: a.durationMs, at_ms: a.atMs }];
     });
     if (attempts.length > 0) {
-      const prepared = this.insertAttempts.forSize(attempts.length);
-      if (prepared) await prepared.execute(tx, rowValues(attempts, ATTEMPT_COLUMNS));
-      else await (tx as Executor).insertInto('notifications_attempts').values(attempts).execute();
+      await this.insertAttempts.forSize(attempts.length).execute(tx, rowValues(attempts, ATTEMPT_COLUMNS));
     }
     for (const r of results) {
       const done = r.state !== 'pending';

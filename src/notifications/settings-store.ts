@@ -30,7 +30,7 @@ export interface SettingsTables {
 }
 type Executor = Kysely<SettingsTables>;
 
-/** Lists of up to this many people are read by prepared queries. */
+/** Prepared queries for lists of up to this many people are kept. */
 const PREPARED_USERS_MAX = 4;
 
 
@@ -88,8 +88,7 @@ export class SettingsStore {
     const out = new Map<string, Webhook[]>();
     if (userIds.length === 0) return out;
     const distinct = [...new Set(userIds)];
-    const prepared = this.webhooksOfUsers.forSize(distinct.length);
-    const rows = prepared ? (await prepared.execute(tx, listValues('user', distinct))).rows : await (tx as Executor).selectFrom('notifications_webhooks').selectAll().where('user_id', 'in', distinct).orderBy('id').execute();
+    const rows = (await this.webhooksOfUsers.forSize(distinct.length).execute(tx, listValues('user', distinct))).rows;
     for (const r of rows) {
       const list = out.get(r.user_id) ?? [];
       list.push(toWebhook(r));
@@ -119,8 +118,7 @@ export class SettingsStore {
     if (userIds.length === 0) return out;
     const db = (tx as Executor | undefined) ?? this.db;
     const distinct = [...new Set(userIds)];
-    const prepared = this.preferencesOfUsers.forSize(distinct.length);
-    const rows = prepared ? (await prepared.execute(db, listValues('user', distinct))).rows : await db.selectFrom('notifications_preferences').selectAll().where('user_id', 'in', distinct).execute();
+    const rows = (await this.preferencesOfUsers.forSize(distinct.length).execute(db, listValues('user', distinct))).rows;
     for (const r of rows) {
       const mine = out.get(r.user_id) ?? new Map<NotificationKind, ChannelChoice>();
       mine.set(r.kind as NotificationKind, { inbox: toNumber(r.inbox) === 1, email: toNumber(r.email) === 1, webhook: toNumber(r.webhook) === 1 });

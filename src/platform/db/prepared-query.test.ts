@@ -76,14 +76,15 @@ for (const dialect of DIALECTS) {
       expect((await raw.execute(db, { owner: 'ann', limit: 1 })).rows.map((r) => r.id)).toEqual(['p1']);
     });
 
-    it('makes one query per size, and none past the largest', async () => {
+    it('makes one query per size and keeps it; past the largest, one for each use', async () => {
       const inList = new PreparedBySize<string, { id: string }>(db, 3, (q, slot, size) => q.selectFrom('prepared_items').select('id').where('id', 'in', listSlots('id', slot, size)).orderBy('id'));
-      expect(inList.forSize(0)).toBeUndefined();
-      expect(inList.forSize(4)).toBeUndefined();
+      expect(() => inList.forSize(0)).toThrow(RangeError);
       expect(inList.forSize(2)).toBe(inList.forSize(2));
-      const rows = await inList.forSize(2)!.execute(db, listValues('id', ['p3', 'p1']));
+      expect(inList.forSize(4)).not.toBe(inList.forSize(4));
+      expect((await inList.forSize(4).execute(db, listValues('id', ['p1', 'p2', 'p3', 'p9']))).rows.map((r) => r.id)).toEqual(['p1', 'p2', 'p3']);
+      const rows = await inList.forSize(2).execute(db, listValues('id', ['p3', 'p1']));
       expect(rows.rows.map((r) => r.id)).toEqual(['p1', 'p3']);
-      expect((await inList.forSize(3)!.execute(db, listValues('id', ['p2', 'nope', 'p2']))).rows.map((r) => r.id)).toEqual(['p2']);
+      expect((await inList.forSize(3).execute(db, listValues('id', ['p2', 'nope', 'p2']))).rows.map((r) => r.id)).toEqual(['p2']);
 
       const columns = ['id', 'owner', 'note', 'amount'] as const;
       const insertRows = new PreparedBySize<string, unknown>(db, 4, (q, slot, size) => q.insertInto('prepared_items').values(Array.from({ length: size }, (_, i) => rowSlots(columns, slot, i))));
@@ -91,7 +92,7 @@ for (const dialect of DIALECTS) {
         { id: 'r1', owner: 'cy', note: 'first', amount: 1 },
         { id: 'r2', owner: 'cy', note: null, amount: 2 },
       ];
-      await insertRows.forSize(2)!.execute(db, rowValues(added, columns));
+      await insertRows.forSize(2).execute(db, rowValues(added, columns));
       const back = await db.selectFrom('prepared_items').select(['id', 'owner', 'note', 'amount']).where('owner', '=', 'cy').orderBy('id').execute();
       expect(back.map((r) => ({ ...r, amount: Number(r.amount) }))).toEqual(added);
     });

@@ -54,7 +54,8 @@ export class PreparedQuery<K extends string, R> {
 
 /**
  * Prepared queries that differ by a size (rows inserted, items of an IN list), made on first
- * use for each size up to `maxSize`; past it, none (the caller builds the query as usual).
+ * use for each size up to `maxSize` and kept; a larger size is built for that one use (as any
+ * query is), so an unusual size never takes a place.
  */
 export class PreparedBySize<K extends string, R> {
   private readonly bySize = new Map<number, PreparedQuery<K, R>>();
@@ -65,10 +66,13 @@ export class PreparedBySize<K extends string, R> {
     private readonly build: (db: Kysely<any>, slot: SlotOf<K>, size: number) => Buildable<R>,
   ) {}
 
-  forSize(size: number): PreparedQuery<K, R> | undefined {
-    if (size < 1 || size > this.maxSize) return undefined;
+  forSize(size: number): PreparedQuery<K, R> {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`prepared query: size ${size}: at least one row or item`);
     let query = this.bySize.get(size);
-    if (!query) this.bySize.set(size, (query = new PreparedQuery<K, R>(this.db, (db, slot) => this.build(db, slot, size))));
+    if (!query) {
+      query = new PreparedQuery<K, R>(this.db, (db, slot) => this.build(db, slot, size));
+      if (size <= this.maxSize) this.bySize.set(size, query);
+    }
     return query;
   }
 }
