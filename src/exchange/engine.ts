@@ -188,7 +188,7 @@ export class ExchangeEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // Every command applied has its commit queued; wait for them so nothing acknowledged is lost.
+    // Commands queued before this are applied and committed first: wait for them.
     await this.committer.submit(markerUnit(undefined as never, -1)).catch(() => {});
   }
 
