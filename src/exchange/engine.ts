@@ -66,7 +66,7 @@ const MAX_ATTEMPTS = 5;
 
 /** Thrown inside a group's transaction to roll it back when the ledger refused some of its units. */
 class SettlementRefused extends Error {
-  constructor(readonly units: number[]) {
+  constructor() {
     super('the ledger refused part of the group');
   }
 }
@@ -424,6 +424,8 @@ export class ExchangeEngine {
     const command = unit.command!;
     const outcome = book.market.apply(command);
     unit.outcome = outcome;
+    unit.entry = null;
+    unit.candles = [];
     if (outcome.rejection !== null) return;
     const e = { seq: book.market.seq, atMs: command.atMs, type: command.type, payload: encodePayload(command) };
     const hash = entryHash(book.lastHash, e);
@@ -582,7 +584,7 @@ export class ExchangeEngine {
               const error = (money[funded.indexOf(i)] as { ok: false; error: unknown }).error;
               this.o.logger.error({ err: error, symbol: units[i]!.book.symbol }, 'the ledger refused a settlement the book had matched; the book is rebuilt from its journal');
             }
-            throw new SettlementRefused(failed);
+            throw new SettlementRefused();
           }
           await this.writeUnits(tx as unknown as ExchangeExecutor, funded.map((i) => units[i]!), tx);
           return refused;
@@ -602,25 +604,38 @@ export class ExchangeEngine {
         return outcomes;
       } catch (error) {
         this.pokeAfterCommit = false;
-        if (applied.size === 0) {
-          if (error instanceof FencedError) {
-            // Nothing of the group was applied nor written: the fenced book goes, the rest is tried again.
-            const symbol = error.market.slice(EXCHANGE_MARKET.length + 1);
-            this.o.logger.warn({ symbol, token: error.token }, 'another engine owns this book now; it is dropped here');
-            this.drop(symbol);
-            continue;
-          }
-          const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
-          if (retryable && attempt < MAX_ATTEMPTS) continue;
+        if (error instanceof FencedError && applied.size === 0) {
+          // Checked before anything was applied: the fenced book goes, the rest is tried again.
+          const symbol = error.market.slice(EXCHANGE_MARKET.length + 1);
+          this.o.logger.warn({ symbol, token: error.token }, 'another engine owns this book now; it is dropped here');
+          this.drop(symbol);
+          continue;
         }
+        const retryable = RETRYABLE_PG_CODES.has((error as { code?: string }).code ?? '');
+        // A deadlock or serialization failure (PostgreSQL): the markets the attempt changed are
+        // put back as their journals have them, and the whole group is tried again. (Holds are
+        // locked before matching and the counterparties' accounts after, so another ledger
+        // transaction can deadlock with a group now and then.)
+        if (retryable && attempt < MAX_ATTEMPTS && (await this.restoreAll(applied))) continue;
         // Nothing of the group was written. Markets the rolled-back transaction changed are
         // rebuilt from their journals; the others are as they were.
         if (!(error instanceof SettlementRefused)) this.o.logger.error({ err: error, rebuilt: [...applied].map((b) => b.symbol) }, 'an exchange commit failed; nothing of it was written');
-        const refusal = error instanceof SettlementRefused ? new AppError('NOT_READY', 'the book is being rebuilt; nothing of this command was kept; send it again') : error;
+        const refusal = error instanceof SettlementRefused || retryable ? new AppError('NOT_READY', 'the book is being rebuilt; nothing of this command was kept; send it again') : error;
         for (const book of applied) this.breakBook(book);
         for (const i of live) outcomes[i] = { ok: false, error: refusal };
         return outcomes;
       }
+    }
+  }
+
+  /** Puts back the markets a failed attempt changed; false when one could not be (it is then rebuilt). */
+  private async restoreAll(books: ReadonlySet<Book>): Promise<boolean> {
+    try {
+      for (const book of books) if (!(await this.restore(book, book.market.instrument))) return false;
+      return true;
+    } catch (error) {
+      this.o.logger.error({ err: error }, 'putting a book back after a failed commit failed');
+      return false;
     }
   }
 
@@ -701,25 +716,34 @@ export class ExchangeEngine {
   }
 
   /**
-   * The book as its journal has it; then a sweep of the holds it no longer backs. Trading
-   * resumes at once (the sweep commits in order behind it); the promise settles after the
-   * sweep, so at start holds of orders lost in a crash are back before the node is ready.
+   * Puts the book back as its journal has it (the market, the chain's last hash, the candle);
+   * false when the book moved to another engine meanwhile (then it is left alone).
    */
-  private async rebuild(book: Book, instrument: Instrument): Promise<void> {
+  private async restore(book: Book, instrument: Instrument): Promise<boolean> {
     const entries = await this.o.store.readJournal(this.o.store.db, book.symbol);
     const check = verifyChain(entries);
     if (!check.ok) throw new Error(`journal of ${book.symbol} is broken at seq ${check.seq}: ${check.reason}`);
     const market = marketFromJournal(instrument, entries);
     const candle = (await this.o.store.latestCandle(this.o.store.db, book.symbol)) ?? null;
-    if (book.dropped) return; // moved to another engine meanwhile: nothing to serve here
+    if (book.dropped) return false;
     book.market = market;
     book.lastHash = check.lastHash;
-    book.lastDepthSeq = market.seq;
     book.candle = candle;
+    return true;
+  }
+
+  /**
+   * The book as its journal has it; then a sweep of the holds it no longer backs. Trading
+   * resumes at once (the sweep commits in order behind it); the promise settles after the
+   * sweep, so at start holds of orders lost in a crash are back before the node is ready.
+   */
+  private async rebuild(book: Book, instrument: Instrument): Promise<void> {
+    if (!(await this.restore(book, instrument))) return; // moved to another engine meanwhile: nothing to serve here
+    book.lastDepthSeq = book.market.seq;
     book.epoch += 1;
     book.broken = false;
     // Holds the rebuilt book stands behind.
-    const keep = new Set([...market.open.values()].map((o) => o.holdRef));
+    const keep = new Set([...book.market.open.values()].map((o) => o.holdRef));
     await this.committer.submit(markerUnit(book, book.epoch, { keep, cutoffId: uuidv7(this.o.clock.nowMs()) })).catch((error: unknown) => {
       this.o.logger.warn({ err: error, symbol: book.symbol }, 'sweeping unused holds failed; it runs again at the next start');
     });

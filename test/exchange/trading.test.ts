@@ -126,5 +126,37 @@ for (const dialect of DIALECTS) {
       const check = await t.call('GET', '/api/ledger/check', { token: y.admin });
       expect(check.body.violations).toEqual([]);
     });
+
+    if (dialect === 'postgres') it('a deadlock after matching is retried: the order trades once, the book equals its journal', async () => {
+      const y = await openExchange(t);
+      const seller = await y.trader(0n, 20n);
+      const buyer = await y.trader(100_000n, 0n);
+      expect((await y.order(seller, { side: 'sell', type: 'limit', price: '20.00', quantity: '10' })).status).toBe(201);
+      // The first 6-lot trade row raises a deadlock (40P01), as PostgreSQL's detector would; a
+      // sequence counts outside the transaction, so the retry goes through.
+      const db = t.node.database.kysely;
+      await sql`create sequence exchange_test_once`.execute(db);
+      await sql`create function exchange_test_deadlock() returns trigger language plpgsql as $$ begin if new.qty_lots = 6 and nextval('exchange_test_once') = 1 then raise exception 'injected deadlock' using errcode = '40P01'; end if; return new; end $$`.execute(db);
+      await sql`create trigger exchange_test_deadlock before insert on exchange_trades for each row execute function exchange_test_deadlock()`.execute(db);
+      try {
+        const placed = await y.order(buyer, { side: 'buy', type: 'limit', price: '20.00', quantity: '6' });
+        expect(placed.status, placed.text).toBe(201);
+        expect(placed.body.order).toMatchObject({ status: 'filled', filledQuantity: '6' });
+        expect(Number((await sql<{ n: string }>`select last_value as n from exchange_test_once`.execute(db)).rows[0]!.n)).toBe(2);
+      } finally {
+        await sql`drop trigger exchange_test_deadlock on exchange_trades`.execute(db);
+        await sql`drop function exchange_test_deadlock()`.execute(db);
+        await sql`drop sequence exchange_test_once`.execute(db);
+      }
+      const verify = await t.call('GET', `/api/exchange/instruments/${y.symbol}/verify`, { token: y.admin });
+      expect(verify.body, verify.text).toMatchObject({ match: true });
+      const depth = await t.call('GET', `/api/exchange/instruments/${y.symbol}/depth`);
+      expect(depth.body.asks).toEqual([['20.00', '4', 1]]);
+      const trades = await t.call('GET', `/api/exchange/instruments/${y.symbol}/trades`);
+      expect(trades.body.items.map((tr: { quantity: string }) => tr.quantity)).toEqual(['6']);
+      expect(await y.wallet(buyer, 'USD')).toMatchObject({ held: '0.00' });
+      const check = await t.call('GET', '/api/ledger/check', { token: y.admin });
+      expect(check.body.violations).toEqual([]);
+    });
   });
 }
