@@ -71,9 +71,9 @@ export class LedgerService {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    // SQLite: one group at a time (the connection is held until a commit is on disk, so a second
-    // group would only wait for it, smaller); what arrives meanwhile gathers into the next.
-    // PostgreSQL: see LEDGER_PG_GROUPS_IN_FLIGHT.
+    // SQLite: one group at a time; what arrives while its commit is fsynced gathers into the
+    // next. Two in flight made smaller groups that cost more CPU than the overlap saved
+    // (bench/README.md). PostgreSQL: see LEDGER_PG_GROUPS_IN_FLIGHT.
     this.batcher = new BatchCommitter((batches) => this.commitGroup(batches), undefined, store.database.singleWriter ? 1 : LEDGER_PG_GROUPS_IN_FLIGHT);
   }
 

@@ -87,6 +87,8 @@ export function createJetStreamBus(database: Database, clock: Clock, logger: Log
   let pruner: NodeJS.Timeout | undefined;
 
   relay.subscribe(PUBLISHER, 'all', async (event) => {
+    // Published before the batch commits: not before the event's own commit is on disk.
+    await database.untilDurable();
     const ack = await js.publish(`${subjectPrefix}.${event.topic}`, JSON.stringify(event), { msgID: event.id });
     if (ack.stream !== stream) throw new Error(`event ${event.id} was stored in stream ${ack.stream}, not ${stream}`);
   });

@@ -33,6 +33,14 @@ export interface Database {
    * so writers that commit often should share commits (see batch-commit.ts).
    */
   readonly singleWriter: boolean;
+  /**
+   * Resolves once every commit made so far is on disk. On SQLite a commit's rows are seen by
+   * the next transaction while its fsync still runs (every answer the driver gives waits for
+   * that fsync); code that acts outside the database on rows it read, before its transaction
+   * ends (publishing them to NATS, say), waits for this first. PostgreSQL: at once, a commit is
+   * seen only once it is durable.
+   */
+  untilDurable(): Promise<void>;
   /** True when the error is a unique-constraint violation. */
   isUniqueViolation(error: unknown): boolean;
   /**

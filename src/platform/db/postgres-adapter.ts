@@ -32,6 +32,7 @@ export async function openPostgres(url: string, options: { replicaUrls?: readonl
     dialect: 'postgres',
     describe: `postgres ${redactUrl(url)}${replicas ? ` (reads that tolerate lag on ${replicas.hostCount} replica host${replicas.hostCount === 1 ? '' : 's'})` : ''}`,
     singleWriter: false,
+    untilDurable: async () => {},
     isUniqueViolation: (error) =>
       typeof error === 'object' && error !== null && 'code' in error && (error as { code: unknown }).code === '23505',
     forUpdate: (query) => query.forUpdate(),

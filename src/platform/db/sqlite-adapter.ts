@@ -32,6 +32,7 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
     dialect: 'sqlite',
     describe: `sqlite ${file}`,
     singleWriter: true,
+    untilDurable: async () => walSync.durableUpTo(walSync.commits),
     isUniqueViolation: (error) =>
       typeof error === 'object' &&
       error !== null &&

@@ -153,23 +153,89 @@ describe('durable commits off the event loop (WalSync)', () => {
     await db.destroy();
   });
 
-  it('keeps the connection until the commit is on disk: nobody reads it, nor writes after it, before its fsync ends', async () => {
+  it('hands the connection on once a commit is written: the next transactions run during its fsync and share the next one, and a read of them is answered only once they are on disk', async () => {
     const { db, pending, finishNext } = await withTable();
 
     const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
     await settles(first);
     expect(pending).toHaveLength(1); // its fsync is running
+    const ran: number[] = [];
+    const later = [2, 3, 4].map((n) =>
+      db.transaction().execute(async (tx) => {
+        await sql`insert into t (n) values (${n})`.execute(tx);
+        ran.push(n);
+      }),
+    );
     const read = sql<{ c: bigint }>`select count(*) as c from t`.execute(db);
-    const second = db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx));
-    expect(await settles(read)).toBe(false);
-    expect(await settles(second)).toBe(false);
+    expect(await settles(Promise.all(later))).toBe(false);
+    expect(ran).toEqual([2, 3, 4]); // they ran and committed while the first fsync was under way
+    expect(await settles(read)).toBe(false); // it saw them: not answered before they are on disk
+    expect(pending).toHaveLength(1);
 
     await finishNext();
     expect(await settles(first)).toBe(true);
-    expect((await read).rows[0]!.c).toBe(1);
-    await finishNext(); // the second commit's own fsync
-    await second;
+    expect(await settles(Promise.all(later))).toBe(false);
+    expect(await settles(read)).toBe(false);
+    expect(pending).toHaveLength(1); // one fsync for the three commits made during the first
+    await finishNext();
+    await Promise.all(later);
+    expect((await read).rows[0]!.c).toBe(4);
+    expect(pending).toHaveLength(0);
     await db.destroy();
+  });
+
+  it('answers a rolled-back transaction only once the commits it could have read are on disk', async () => {
+    const { db, finishNext } = await withTable();
+    const first = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    await settles(first);
+    let decided = false;
+    const refused = db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ c: bigint }>`select count(*) as c from t`.execute(tx);
+      decided = true;
+      throw new Error(`refused: ${rows[0]!.c} rows already`);
+    });
+    expect(await settles(refused)).toBe(false);
+    expect(decided).toBe(true); // it ran during the first commit's fsync
+    await finishNext();
+    await expect(refused).rejects.toThrow('refused: 1 rows already');
+    await first;
+    await db.destroy();
+  });
+
+  it('fails a read whose rows were in a commit whose fsync failed', async () => {
+    const { db, finishNext } = await withTable();
+    const doomed = db.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
+    await settles(doomed);
+    const read = sql`select n from t`.execute(db);
+    expect(await settles(read)).toBe(false);
+    await finishNext(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(doomed).rejects.toThrow('EIO');
+    await expect(read).rejects.toThrow('EIO');
+    await db.destroy();
+  });
+
+  it('untilDurable resolves once every commit so far is on disk', async () => {
+    const pending: Array<(error: NodeJS.ErrnoException | null) => void> = [];
+    const store = openSqlite(mkdtempSync(join(tmpdir(), 'gavel-untildurable-')), { syncFile: (_fd, done) => pending.push(done) });
+    const created = sql`create table t (n integer)`.execute(store.kysely);
+    await settles(created);
+    pending.shift()!(null);
+    await created;
+    await store.untilDurable(); // nothing waits to be synced
+    const tx = await store.kysely.startTransaction().execute();
+    const other = store.kysely.transaction().execute((t) => sql`insert into t (n) values (1)`.execute(t));
+    await sql`insert into t (n) values (2)`.execute(tx);
+    await settles(tx.commit().execute());
+    // The second transaction ran once the first was written; a publisher inside it waits.
+    const durable = store.untilDurable();
+    expect(await settles(durable)).toBe(false);
+    while (pending.length > 0) {
+      pending.shift()!(null);
+      await settles(durable);
+    }
+    await durable;
+    await other;
+    await store.close();
   });
 
   it('fails the commit whose fsync failed, and every commit after it', async () => {
@@ -246,6 +312,13 @@ describe('asynchronous commits on the same connection (Database.asyncCommit)', (
     // Not waited for: answered though its fsync has not even finished.
     await asyncDb.transaction().execute((tx) => sql`insert into t (n) values (1)`.execute(tx));
     expect(pending).toHaveLength(1);
+    // Another one runs while that fsync is under way: answered once the first is on disk (it may
+    // have read it), not its own commit.
+    const second = asyncDb.transaction().execute((tx) => sql`insert into t (n) values (5)`.execute(tx));
+    expect(await settles(second)).toBe(false);
+    await finishNext();
+    expect(await settles(second)).toBe(true);
+    expect(pending).toHaveLength(1); // the second's fsync, which nobody waits for
     // A waited-for commit after it waits for a sync that covers both.
     const waited = db.transaction().execute((tx) => sql`insert into t (n) values (2)`.execute(tx));
     expect(await settles(waited)).toBe(false);
@@ -277,7 +350,7 @@ describe('asynchronous commits on the same connection (Database.asyncCommit)', (
     while (pending.length > 0) await finishNext(); // b's fsync, which nobody waited for
 
     await asyncDb.destroy();
-    expect((await sql<{ c: bigint }>`select count(*) as c from t`.execute(db)).rows[0]!.c).toBe(4);
+    expect((await sql<{ c: bigint }>`select count(*) as c from t`.execute(db)).rows[0]!.c).toBe(5);
     await db.destroy();
   });
 });

@@ -6,10 +6,11 @@
 //   about a third of the ledger's time on the hot path;
 // - commits made durable off the event loop (WalSync): the connection runs with
 //   `synchronous = NORMAL`, so a commit only writes the WAL, and the driver answers the
-//   committer after an fdatasync of the WAL on libuv's thread pool. The connection stays held
-//   until then (nobody reads a commit that is not yet on disk), but the event loop runs on;
-//   async commits (asyncCommitDialect) hand it on at once, and fsyncs that queue up are served
-//   by one;
+//   committer after an fdatasync of the WAL on libuv's thread pool. The connection is handed
+//   on as soon as the commit is written, so the next transaction runs during the fsync and
+//   commits that pile up share the next one; in exchange, no answer leaves the driver before
+//   everything it could have seen is on disk (a commit waits for its own fsync; a read, a
+//   rollback and an async commit wait for the fsyncs of the commits before them);
 // - rows built in JavaScript: a statement that returns rows runs in better-sqlite3's raw mode
 //   (arrays of values) and each row becomes an object through one object literal made for the
 //   statement's columns, instead of better-sqlite3 adding each property through V8's API.
@@ -122,8 +123,8 @@ class FairSqliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.lock.acquire();
-    // A lease per acquisition: an async commit gives the lock back early, and the lease remembers it.
-    return new ConnectionLease(this.statements, this.database, this.walSync, this.waitForSync);
+    // A lease per acquisition: it hands the lock on once (at its commit, or when released).
+    return new ConnectionLease(this.statements, this.database, this.walSync, this.lock);
   }
 
   eachRow(sqlText: string, rows: ReadonlyArray<readonly unknown[]>, mode: 'run' | 'values'): unknown[] {
@@ -138,7 +139,9 @@ class FairSqliteDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    if ((connection as ConnectionLease).giveBack()) this.lock.release();
+    // Kysely hands a statement's result to its caller only after this: a read of a commit
+    // still being synced, or a write outside a transaction, is answered once it is on disk.
+    await (connection as ConnectionLease).end();
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -148,17 +151,13 @@ class FairSqliteDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const lease = connection as ConnectionLease;
     lease.runControl('commit');
-    // Waited for with the connection still held: nobody reads a commit before it is on disk.
-    // The event loop runs meanwhile (the fsync is on the thread pool), so requests keep being
-    // parsed, validated and gathered into the next group. An async commit gives the connection
-    // back at once: the next transaction may read it before its fsync ends.
     lease.committed = true;
-    if (this.waitForSync) {
-      await lease.durable();
-      return;
-    }
-    if (lease.giveBack()) this.lock.release();
-    void lease.durable(); // starts its fsync; nobody waits for it
+    // The connection goes to the next transaction now; this committer is answered once its
+    // commit is on disk. An async commit is answered once the commits before it are: what it
+    // read was on disk, only its own writes may be lost.
+    lease.wrote(this.waitForSync);
+    // Ends here, not at the release: Kysely's controlled transactions release without waiting.
+    await lease.end();
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
@@ -166,6 +165,8 @@ class FairSqliteDriver implements Driver {
     // Kysely rolls back when commitTransaction throws: after the commit statement ran, only its
     // fsync failed, and there is nothing to roll back.
     if (!lease.committed) lease.runControl('rollback');
+    // The caller's error may tell what the transaction read: not before that is on disk.
+    await lease.end();
   }
 
   async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
@@ -289,29 +290,35 @@ class ConnectionLease implements DatabaseConnection {
   private held = true;
   /** Set once the commit statement has run. */
   committed = false;
+  /**
+   * The commits whose fsync must end before anything done on this lease is answered: those
+   * made before it began (it may have read them), then its own once it writes outside a
+   * transaction or commits and waits.
+   */
+  private mustBeDurable: number;
 
   constructor(
     private readonly statements: StatementCache,
     private readonly database: BetterSqlite3.Database,
     private readonly walSync: WalSync | undefined,
-    private readonly waitForSync: boolean,
-  ) {}
-
-  /** After a commit: resolves once it is on disk, or at once for an async-commit connection. */
-  durable(): Promise<void> | undefined {
-    if (!this.walSync) return undefined;
-    const wait = this.walSync.afterCommit();
-    if (this.waitForSync) return wait;
-    // Nobody waits; a failed fsync fails every later waited-for commit (WalSync), so it is seen.
-    wait.catch(() => {});
-    return undefined;
+    private readonly lock: FifoLock,
+  ) {
+    this.mustBeDurable = walSync?.commits ?? 0;
   }
 
-  /** True the first time: the caller then hands the driver's lock on. */
-  giveBack(): boolean {
-    const was = this.held;
-    this.held = false;
-    return was;
+  /** A commit was written: its fsync starts (or is queued); `wait`: its committer waits for it. */
+  wrote(wait: boolean): void {
+    const commit = this.walSync?.noteCommit();
+    if (wait && commit !== undefined) this.mustBeDurable = commit;
+  }
+
+  /** Hands the lock on (the first time only), then waits until what this lease saw and waited for is on disk. */
+  end(): Promise<void> | undefined {
+    if (this.held) {
+      this.held = false;
+      this.lock.release();
+    }
+    return this.walSync?.durableUpTo(this.mustBeDurable);
   }
 
   /** Transaction control, run at once (no result, no sync of its own). */
@@ -327,13 +334,13 @@ class ConnectionLease implements DatabaseConnection {
       const rows: R[] = new Array(values.length);
       for (let i = 0; i < values.length; i++) rows[i] = toRow(values[i]!) as R;
       // A write that returns rows (`returning`) outside a transaction committed on its own.
-      if (!readonly && !this.database.inTransaction) await this.durable();
+      if (!readonly && !this.database.inTransaction) this.wrote(true);
       return { rows };
     }
     const { changes, lastInsertRowid } = statement.run(parameters);
     if (SCHEMA_CHANGE.test(query.sql)) this.statements.schemaChanged();
-    // A write outside a transaction committed on its own: answer once it is on disk.
-    if (!this.database.inTransaction) await this.durable();
+    // A write outside a transaction committed on its own: answered (at the release) once it is on disk.
+    if (!this.database.inTransaction) this.wrote(true);
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
@@ -345,14 +352,16 @@ class ConnectionLease implements DatabaseConnection {
 
 /**
  * Durability for commits made with `synchronous = NORMAL` in WAL mode: a commit has written
- * its frames to the WAL (the OS holds them); `afterCommit` resolves once an fdatasync of the
- * WAL begun after that commit has finished. Frames are appended in commit order, so one sync
- * covers every commit before it: while one runs, later commits wait for the next, and all of
- * them share it.
+ * its frames to the WAL (the OS holds them); commit n is durable once an fdatasync of the WAL
+ * begun after it has finished. Frames are appended in commit order, so one sync covers every
+ * commit before it: while one runs, later commits wait for the next, and all of them share it.
  */
 export class WalSync {
   private fd: number | undefined;
+  /** Commits noted so far; the n-th is commit n. */
   private committed = 0;
+  /** Every commit up to this one is on disk. */
+  private synced = 0;
   private syncing = false;
   /** After a failed fsync the kernel may have dropped the pages it could not write: no later sync can vouch for them, so every later commit fails too. */
   private failure: unknown;
@@ -364,13 +373,32 @@ export class WalSync {
     private readonly syncFile: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void = fdatasync,
   ) {}
 
-  afterCommit(): Promise<void> {
-    const upTo = ++this.committed;
+  /** How many commits were noted so far. */
+  get commits(): number {
+    return this.committed;
+  }
+
+  /** A commit was written: returns its number, and its fsync starts now or after the one running. */
+  noteCommit(): number {
+    const commit = ++this.committed;
+    if (!this.syncing && this.failure === undefined) this.syncNext();
+    return commit;
+  }
+
+  /**
+   * Resolves once commits up to `upTo` are on disk; undefined when they are already (no
+   * waiting, not even a turn of the microtask queue). Rejects once an fsync that should have
+   * covered them failed.
+   */
+  durableUpTo(upTo: number): Promise<void> | undefined {
+    if (upTo <= this.synced) return undefined;
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ upTo, resolve, reject });
-      if (!this.syncing) this.syncNext();
-    });
+    return new Promise((resolve, reject) => this.waiters.push({ upTo, resolve, reject }));
+  }
+
+  /** Notes a commit and resolves once it is on disk. */
+  afterCommit(): Promise<void> {
+    return this.durableUpTo(this.noteCommit()) ?? Promise.resolve();
   }
 
   /**
@@ -405,14 +433,19 @@ export class WalSync {
   }
 
   private finish(upTo: number, error: unknown): void {
-    if (error !== undefined) this.failure = error;
-    while (this.waiters.length > 0 && this.waiters[0]!.upTo <= upTo) {
-      const waiter = this.waiters.shift()!;
-      if (this.failure !== undefined) waiter.reject(this.failure);
-      else waiter.resolve();
+    if (error !== undefined) this.failure ??= error;
+    else if (this.failure === undefined) this.synced = upTo;
+    // Waiters are in no particular order (a read waits for less than the commit before it).
+    let kept = 0;
+    for (const waiter of this.waiters) {
+      if (waiter.upTo <= this.synced) waiter.resolve();
+      else if (this.failure !== undefined) waiter.reject(this.failure);
+      else this.waiters[kept++] = waiter;
     }
+    this.waiters.length = kept;
     this.syncing = false;
-    if (this.waiters.length > 0) this.syncNext();
+    // Commits noted during this sync (an async commit's, whoever waits for it) get the next one.
+    if (this.committed > this.synced && this.failure === undefined) this.syncNext();
     else this.drained?.();
   }
 }
