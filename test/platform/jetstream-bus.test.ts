@@ -2,6 +2,9 @@
 // in transactions reach durable consumers once each, in order, across nodes, through
 // redeliveries, a failing handler and a time with no worker; and the purchase saga runs over it.
 import { randomBytes } from 'node:crypto';
+import { fdatasync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
@@ -12,6 +15,7 @@ import type { Bus } from '../../src/platform/outbox/bus.js';
 import type { OutboxEvent } from '../../src/platform/outbox/outbox.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { openDatabase, type Dialect } from '../../src/platform/db/database.js';
+import { openSqlite } from '../../src/platform/db/sqlite-adapter.js';
 import { migrateModule } from '../../src/platform/db/migrations.js';
 import { platformMigrations } from '../../src/platform/idempotency/idempotency.js';
 import { createLogger } from '../../src/platform/logging.js';
@@ -149,6 +153,63 @@ describe.skipIf(!NATS_AVAILABLE).each(DIALECTS)('the JetStream bus on %s', (dial
     await worker.start();
     await until('every event handled', async () => (await effects(h.db, 'later')).length === 10);
     expect(await effects(h.db, 'later')).toEqual(range(1, 10));
+  });
+});
+
+describe.skipIf(!NATS_AVAILABLE)('the JetStream bus on SQLite, whose commits are seen before their fsync ends', () => {
+  it('publishes no event before its commit is on disk, even one read inside the publishing transaction', async () => {
+    // Each fsync of the WAL waits here until the test lets it finish.
+    let held = false;
+    const waiting: Array<() => void> = [];
+    const dataDir = mkdtempSync(join(tmpdir(), 'gavel-jetstream-durable-'));
+    const database = openSqlite(dataDir, { syncFile: (fd, done) => (held ? waiting.push(() => fdatasync(fd, done)) : fdatasync(fd, done)) });
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }), () => database.close());
+    await migrateModule(database, platformMigrations);
+    const db = database.kysely as unknown as Kysely<any>;
+    const nc = await connectNats();
+    cleanups.push(() => nc.close());
+    const names = await scratchStream(nc);
+    const bus = createJetStreamBus(database, systemClock, silent, nc, { deliver: false, stream: names.stream, subjectPrefix: names.subjectPrefix, pollIntervalMs: 60_000, minPassGapMs: 0 });
+    cleanups.push(() => bus.stop());
+    await bus.start();
+    const append = (tx: Kysely<any>, n: number) => bus.append(tx, { topic: 'test.a.done', key: 'k', payload: { n } });
+    await db.transaction().execute((tx) => append(tx, 0));
+    bus.poke();
+    await until('the first event published', async () => (await names.count()) === 1);
+
+    // Walk the publisher's pass past its two reads of the outbox (each answered only once what
+    // it saw is on disk) into its transaction, with a commit made in between whose fsync is held.
+    held = true;
+    // Long enough for the pass to reach its next wait, under a loaded test run too.
+    const settle = () => sleep(200);
+    const first = await db.startTransaction().execute();
+    bus.poke(); // the pass's first read queues behind `first`
+    await settle();
+    await append(first, 1);
+    const firstCommitted = first.commit().execute(); // its fsync is held
+    await settle(); // the read ran, and waits for that fsync
+    const second = await db.startTransaction().execute();
+    waiting.shift()!();
+    await firstCommitted;
+    await settle(); // the read answered; the pass's second read queues behind `second`
+    await append(second, 2);
+    const secondCommitted = second.commit().execute();
+    await settle(); // that read ran too, and waits for `second`'s fsync
+    const third = await db.startTransaction().execute();
+    waiting.shift()!();
+    await secondCommitted;
+    await settle(); // the pass now waits for the connection, to start its transaction
+    await append(third, 3);
+    const thirdCommitted = third.commit().execute();
+    await settle(); // the pass's transaction has read events 1, 2 and 3; the third's fsync is held
+    expect(waiting.length).toBeGreaterThan(0);
+    await sleep(300);
+    expect(await names.count()).toBe(1);
+
+    held = false;
+    while (waiting.length > 0) waiting.shift()!();
+    await thirdCommitted;
+    await until('every event published', async () => (await names.count()) === 4);
   });
 });
 
