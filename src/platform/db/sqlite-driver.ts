@@ -396,11 +396,6 @@ export class WalSync {
     return new Promise((resolve, reject) => this.waiters.push({ upTo, resolve, reject }));
   }
 
-  /** Notes a commit and resolves once it is on disk. */
-  afterCommit(): Promise<void> {
-    return this.durableUpTo(this.noteCommit()) ?? Promise.resolve();
-  }
-
   /**
    * Throws once an fsync has failed: from then on no commit can be made durable, so the store
    * is not ready (the readiness check says so) until the process restarts and recovers from
