@@ -4,7 +4,8 @@
 // temp dir), so this load generator does not share its event loop.
 //
 // Traders each hold one signed-in socket and keep a few orders in flight (the gateway allows a
-// socket 50 messages a second, so each stays under that). Orders are limit orders around a mid
+// socket 50 messages a second, so each stays under that), paced evenly: below what the server
+// can take, orders arrive spread over each second, not as a burst at its start. Orders are limit orders around a mid
 // price, about half of them crossing, plus cancels of the trader's own resting orders.
 // Measured: orders per second (and minute) accepted over the run, the acknowledgement latency
 // (order sent → its result), and the confirmation latency of each trade (taker's order sent →
@@ -43,6 +44,9 @@ interface Trader {
   nextId: number;
   sentThisSecond: number;
   second: number;
+  /** Commands sent so far, and where in each 1/RATE_PER_SOCKET s this trader's sends fall. */
+  sent: number;
+  phase: number;
 }
 
 interface Stats {
@@ -63,7 +67,7 @@ async function setUp(server: Server, client: Client): Promise<{ adminToken: stri
   const traders: Omit<Trader, 'socket'>[] = new Array(TRADERS);
   await forEach(TRADERS, 16, async (i) => {
     const user = await client.ok('POST', '/api/user', 201, { token: adminToken, json: { name: `Trader ${i}`, email: `trader-${i}@bench.test`, roles: ['bidder'], password: PASSWORD } });
-    traders[i] = { index: i, id: user.id as string, token: '', inFlight: 0, open: [], pending: new Map(), nextId: 1, sentThisSecond: 0, second: 0 };
+    traders[i] = { index: i, id: user.id as string, token: '', inFlight: 0, open: [], pending: new Map(), nextId: 1, sentThisSecond: 0, second: 0, sent: 0, phase: (i + 0.5) / TRADERS };
     for (const [currency, amount] of [['USD', '100000000.00'], ['BNCH', '100000000']] as const) {
       await client.ok('POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: user.id, currency, amount, direction: 'credit', memo: 'bench funds' } });
     }
@@ -131,6 +135,7 @@ function send(trader: Trader, kind: string, name: string, args: unknown, stats: 
   trader.pending.set(id, [kind, now()]);
   trader.inFlight += 1;
   trader.sentThisSecond += 1;
+  trader.sent += 1;
   if (kind === 'order') stats.sent += 1;
   trader.socket.send(JSON.stringify({ type: 'command', id, name, args }));
 }
@@ -144,13 +149,18 @@ async function trade(traders: Trader[], stats: Stats, serverPid: number): Promis
   let lastReport = began;
   let lastAccepted = 0;
   while (now() < endAt) {
-    const second = Math.floor((now() - began) / 1000);
+    const elapsedS = (now() - began) / 1000;
+    const second = Math.floor(elapsedS);
     for (const t of traders) {
       if (t.second !== second) {
         t.second = second;
         t.sentThisSecond = 0;
       }
-      while (t.inFlight < IN_FLIGHT && t.sentThisSecond < RATE_PER_SOCKET) {
+      // Paced: the k-th command is due k / RATE_PER_SOCKET s in, offset per trader, so a rate
+      // below what the server can take arrives evenly (not as a burst at each second's start)
+      // and the latency measured is the server's, not a queue the load generator made.
+      const due = Math.floor(elapsedS * RATE_PER_SOCKET + t.phase);
+      while (t.inFlight < IN_FLIGHT && t.sentThisSecond < RATE_PER_SOCKET && t.sent < due) {
         if (t.open.length > 0 && random() < 0.1) {
           const at = int(t.open.length);
           const orderId = t.open[at]!;
