@@ -110,6 +110,9 @@ for (const dialect of DIALECTS) {
       await publish(Array.from({ length: 25 }, (_, i) => credited(me, `${i + 1}.00`)));
       await publish([credited(someoneElse, '99.00')]);
       await until('all 25', () => inbox(t, me, '?limit=100'), (p) => p.items.length === 25);
+      // Published after mine, it may be delivered in a later batch: waited for too, so the last
+      // check below sees it arrived rather than racing it.
+      await until('theirs', () => inbox(t, someoneElse), (p) => p.items.length === 1);
 
       const seen: string[] = [];
       let cursor: string | null = null;
