@@ -1,13 +1,22 @@
 import { sql, Kysely } from 'kysely';
 import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
-import { fdatasync, fstatSync, mkdtempSync, openSync, readSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeSync, fdatasync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite } from './sqlite-adapter.js';
 import { FairSqliteDialect, WalSync } from './sqlite-driver.js';
 
 const READS = 2_000;
+
+/** Temp dirs this file made, removed at its end (each test's database stays open until then). */
+const scratchDirs: string[] = [];
+afterAll(() => scratchDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
 
 /** How many reads a looping reader got done before a writer who asked once was served. */
 async function readsBeforeWriter(db: Kysely<any>): Promise<number> {
@@ -50,7 +59,7 @@ function manualSync(walPath: string) {
 }
 
 function fileDatabase(): { file: string; sqlite: BetterSqlite3.Database } {
-  const file = join(mkdtempSync(join(tmpdir(), 'gavel-walsync-')), 'db.sqlite');
+  const file = join(scratchDir('gavel-walsync-'), 'db.sqlite');
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -204,7 +213,7 @@ describe('durable commits off the event loop (WalSync)', () => {
 
   it('untilDurable resolves once every commit so far is on disk', async () => {
     const pending: Array<(error: NodeJS.ErrnoException | null) => void> = [];
-    const store = openSqlite(mkdtempSync(join(tmpdir(), 'gavel-untildurable-')), { syncFile: (_fd, done) => pending.push(done) });
+    const store = openSqlite(scratchDir('gavel-untildurable-'), { syncFile: (_fd, done) => pending.push(done) });
     const created = sql`create table t (n integer)`.execute(store.kysely);
     await settles(created);
     pending.shift()!(null);
@@ -241,7 +250,7 @@ describe('durable commits off the event loop (WalSync)', () => {
   });
 
   it('after a failed fsync the store is not ready and says why; a restart serves what was answered', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'gavel-walsync-'));
+    const dataDir = scratchDir('gavel-walsync-');
     let diskFails = false;
     const syncFile = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => (diskFails ? done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : fdatasync(fd, done));
     const store = openSqlite(dataDir, { syncFile });
@@ -262,7 +271,7 @@ describe('durable commits off the event loop (WalSync)', () => {
   });
 
   it('eachRow runs inside a transaction only, and what it wrote commits or rolls back with it', async () => {
-    const store = openSqlite(mkdtempSync(join(tmpdir(), 'gavel-eachrow-')));
+    const store = openSqlite(scratchDir('gavel-eachrow-'));
     const each = store.eachRow!;
     await sql`create table t (n integer primary key, label text)`.execute(store.kysely);
     expect(() => each.run(store.kysely, 'insert into t (n, label) values (?, ?)', [[1, 'a']])).toThrow(/only inside a transaction/);
@@ -354,7 +363,7 @@ describe('a power cut (the WAL cut back to what was fsynced)', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     // The cut, in one synchronous step (nothing else runs meanwhile): the database file as it
     // is, and the WAL only as far as it was fsynced.
-    const cutDir = mkdtempSync(join(tmpdir(), 'gavel-powercut-'));
+    const cutDir = scratchDir('gavel-powercut-');
     writeFileSync(join(cutDir, 'db.sqlite'), readFileSync(file));
     const wal = Buffer.alloc(durableBytes);
     const fd = openSync(`${file}-wal`, 'r');
