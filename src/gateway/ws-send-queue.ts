@@ -42,6 +42,28 @@ export function textFrame(message: unknown): Buffer {
   return frame;
 }
 
+/** Bytes a socket may hold corked within one turn before they go to the kernel anyway. */
+export const CORKED_BYTES_MAX = 16 * 1024;
+
+// The turn: from one check phase of the event loop (setImmediate) to the next. Sinks that
+// corked during it are uncorked at its end, so their frames leave as one write.
+let turn = 0;
+let turnEndScheduled = false;
+const corkedSinks: SocketFrameSink[] = [];
+
+function endTurn(): void {
+  turnEndScheduled = false;
+  turn += 1;
+  for (let i = 0; i < corkedSinks.length; i++) corkedSinks[i]!.uncork();
+  corkedSinks.length = 0;
+}
+
+function scheduleTurnEnd(): void {
+  if (turnEndScheduled) return;
+  turnEndScheduled = true;
+  setImmediate(endTurn);
+}
+
 /**
  * Writes pre-built frames to the raw socket a `ws` WebSocket was made on (the one the gateway
  * handed to `handleUpgrade`). Why not `ws.send`: it frames per socket, a header Buffer and a
@@ -50,15 +72,26 @@ export function textFrame(message: unknown): Buffer {
  * `ws` writes each of its own frames (pings, pongs, close) to the same socket synchronously,
  * never holding one back, so frames cannot interleave or reorder; and nothing is written once
  * `ws` has left OPEN (it has sent or received a close frame), as `ws.send` would refuse.
+ *
+ * Frames to one socket within one turn leave together: the first is written at once (a room's
+ * broadcast, one frame per socket, pays nothing more), later ones are corked until the turn
+ * ends, so an exchange commit's answer and pushes to a trader cost one system call, not one
+ * each. `ws`'s own frames written meanwhile join the cork in order, and its close frame is
+ * only sent after what was corked before it. Corked bytes do not count as unsent
+ * (`bufferedAmount`): the send queue must see what the kernel has not taken, not what this
+ * turn is about to write; they are bounded by `CORKED_BYTES_MAX`.
  */
 export class SocketFrameSink implements FrameSink {
+  private corkedBytes = 0;
+  private lastWriteTurn = -1;
+
   constructor(
     private readonly ws: WebSocket,
     private readonly raw: Duplex,
   ) {}
 
   get bufferedAmount(): number {
-    return this.raw.writableLength;
+    return this.raw.writableLength - this.corkedBytes;
   }
 
   write(frame: Buffer, cb?: (error?: Error | null) => void): void {
@@ -66,7 +99,26 @@ export class SocketFrameSink implements FrameSink {
       if (cb) process.nextTick(cb, new Error('the WebSocket is not open'));
       return;
     }
+    if (this.lastWriteTurn !== turn) {
+      this.lastWriteTurn = turn;
+      scheduleTurnEnd();
+      this.raw.write(frame, cb);
+      return;
+    }
+    if (this.corkedBytes === 0) {
+      this.raw.cork();
+      corkedSinks.push(this);
+    }
+    this.corkedBytes += frame.length;
     this.raw.write(frame, cb);
+    if (this.corkedBytes >= CORKED_BYTES_MAX) this.uncork();
+  }
+
+  /** Sends what this turn corked (a no-op once done, or if `ws` ended the socket meanwhile). */
+  uncork(): void {
+    if (this.corkedBytes === 0) return;
+    this.corkedBytes = 0;
+    this.raw.uncork();
   }
 }
 

@@ -6,13 +6,15 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SocketFrameSink, textFrame } from '../../src/gateway/ws-send-queue.js';
+import { CORKED_BYTES_MAX, SocketFrameSink, textFrame } from '../../src/gateway/ws-send-queue.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const cleanups = cleanupsAfterEach();
 
 interface Pair {
   server: WebSocket;
+  /** Writes that reached the socket's handle (each a system call): one frame, or several at once. */
+  handleWrites: number[];
   sink: SocketFrameSink;
   client: WebSocket;
   /** Everything the client read, in order: text messages as they are, pings as "<ping>". */
@@ -49,12 +51,25 @@ async function connectedPair(): Promise<Pair> {
   });
   const { server, raw } = await accepted;
   await new Promise((resolve) => client.once('open', resolve));
+  // Counted where net.Socket hands bytes to its handle: a corked run arrives as one `_writev`.
+  const handleWrites: number[] = [];
+  const socket = raw as Duplex & { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+  const writeOne = socket._write.bind(socket);
+  const writeMany = socket._writev.bind(socket);
+  socket._write = (...a: unknown[]) => {
+    handleWrites.push(1);
+    writeOne(...a);
+  };
+  socket._writev = (chunks: unknown[], cb: unknown) => {
+    handleWrites.push(chunks.length);
+    writeMany(chunks, cb);
+  };
   const arrived = (count: number) =>
     new Promise<void>((resolve) => {
       waiter = { count, resolve };
       check();
     });
-  return { server, sink: new SocketFrameSink(server, raw), client, received, arrived };
+  return { server, handleWrites, sink: new SocketFrameSink(server, raw), client, received, arrived };
 }
 
 describe('frames written beside ws', () => {
@@ -98,6 +113,40 @@ describe('frames written beside ws', () => {
     expect(await refused).toBeInstanceOf(Error);
     expect(await closed).toBe(4000);
     expect(received).toEqual(['{"n":1}']);
+  });
+
+  it('frames to one socket in one turn leave together: the first at once, the rest in one write at the turn end', async () => {
+    const { sink, received, arrived, handleWrites } = await connectedPair();
+    for (let n = 1; n <= 5; n++) sink.write(textFrame({ n }));
+    expect(handleWrites).toEqual([1]); // the first frame went at once
+    expect(sink.bufferedAmount).toBe(0); // corked frames are not unsent bytes the queue must wait for
+    await arrived(5);
+    expect(received).toEqual([1, 2, 3, 4, 5].map((n) => `{"n":${n}}`));
+    expect(handleWrites).toEqual([1, 4]);
+    // The next turn starts afresh: its first frame goes at once again.
+    sink.write(textFrame({ n: 6 }));
+    expect(handleWrites).toEqual([1, 4, 1]);
+    await arrived(6);
+  });
+
+  it('a turn that corks more than CORKED_BYTES_MAX sends it before the turn ends', async () => {
+    const { sink, received, arrived, handleWrites } = await connectedPair();
+    const pad = 'x'.repeat(1000);
+    const count = Math.ceil(CORKED_BYTES_MAX / 1000) + 5;
+    for (let n = 1; n <= count; n++) sink.write(textFrame({ n, pad }));
+    expect(handleWrites.length).toBeGreaterThanOrEqual(2); // the direct write and the first full cork
+    await arrived(count);
+    expect(received.map((text) => JSON.parse(text).n)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(handleWrites.reduce((a, b) => a + b, 0)).toBe(count);
+  });
+
+  it('a close in the same turn goes after the frames corked before it', async () => {
+    const { server, sink, client, received } = await connectedPair();
+    const closed = new Promise<number>((resolve) => client.once('close', resolve));
+    for (let n = 1; n <= 3; n++) sink.write(textFrame({ n }));
+    server.close(4000, 'too slow');
+    expect(await closed).toBe(4000);
+    expect(received).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']);
   });
 
   it('refuses a message that is not JSON before anything is written', () => {
