@@ -33,6 +33,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WS_LIMITS_DEFAULT } from '../src/gateway/ws.js';
+import { SERVER_NODE_FLAGS } from '../src/platform/node-flags.js';
 import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
 import { openBenchAuction } from './support.js';
 import { SubscriberWorker } from './fanout/workers.js';
@@ -173,8 +174,8 @@ async function startServer(kind: ServerKind, dir: string, label: string): Promis
   const fd = openSync(logFile, 'w');
   const args =
     kind === 'gavel'
-      ? ['--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, `${label}-data`)]
-      : ['--import', 'tsx', BARE_SCRIPT];
+      ? [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, `${label}-data`)]
+      : [...SERVER_NODE_FLAGS, '--import', 'tsx', BARE_SCRIPT]; // the baseline runs with the same heap
   // One directory per server: node writes a profile per thread (tsx's loader has its own), named by pid and thread.
   if (SERVER_PROFILE_DIR) args.unshift('--cpu-prof', '--cpu-prof-dir', join(SERVER_PROFILE_DIR, label));
   const env = childEnv({ GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password });

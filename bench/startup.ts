@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../src/platform/node-flags.js';
 
 const RUNS = Number(process.env.RUNS ?? 7);
 const TIMEOUT_MS = 30_000;
@@ -13,7 +14,7 @@ const bin = fileURLToPath(new URL('../bin/gavel.js', import.meta.url));
 function startOnce(dataDir: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const began = performance.now();
-    const child = spawn(process.execPath, [bin, 'start', '--port', '0', '--data-dir', dataDir, '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, bin, 'start', '--port', '0', '--data-dir', dataDir, '--no-demo'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('no listening line within 30 s'));

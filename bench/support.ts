@@ -6,6 +6,7 @@ import http from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { SERVER_NODE_FLAGS } from '../src/platform/node-flags.js';
 import { childEnv, REPO_ROOT, request as sharedRequest, type Answer } from '../test/support/process.js';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -92,7 +93,7 @@ export interface Server {
 }
 
 /**
- * `gavel start` from source, as tests run it, with its log in a file: the default level writes
+ * `gavel start` from source, as tests run it (with node's flags as `npm start` passes them), with its log in a file: the default level writes
  * a line per request, and reading that through a pipe would cost this process CPU.
  */
 export async function startServer(dataDir: string, options: { env?: Record<string, string>; profileDir?: string | undefined } = {}): Promise<Server> {
@@ -100,7 +101,7 @@ export async function startServer(dataDir: string, options: { env?: Record<strin
   const fd = openSync(logFile, 'w');
   const env = childEnv(options.env ?? {});
   const profile = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...profile, ...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir], { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const server = { child, pid: child.pid!, port: 0, logFile };
   const began = Date.now();

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { SERVER_NODE_FLAGS } from '../../src/platform/node-flags.js';
 import { NatsNode } from '../../test/support/nats-cluster.js';
 import { childEnv, REPO_ROOT, type Env } from '../../test/support/process.js';
 import { sleep, tail } from '../support.js';
@@ -97,7 +98,7 @@ export class GavelNode {
   static async start(dir: string, name: string, role: string, env: Env, profileDir?: string): Promise<GavelNode> {
     const logFile = join(dir, `${name}.log`);
     const fd = openSync(logFile, 'w');
-    const args = ['--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0'];
+    const args = [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', '0'];
     // node writes the profile when the process exits normally (SIGTERM), one per thread.
     if (profileDir) args.unshift('--cpu-prof', '--cpu-prof-dir', join(profileDir, name));
     const child = track(spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv({ ...env, GAVEL_ROLE: role, GAVEL_DATA_DIR: join(dir, `${name}-data`) }), stdio: ['ignore', fd, fd] }));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { OPTIONS, loadConfig, type Config } from '../../src/platform/config.js';
+import { SERVER_NODE_FLAGS } from '../../src/platform/node-flags.js';
 import { REPO_ROOT } from '../support/process.js';
 
 const deploy = (...p: string[]) => join(REPO_ROOT, 'deploy', ...p);
@@ -143,11 +144,13 @@ describe('deploy/docker-compose.yml', () => {
     for (const url of compose.services.api.environment.NATS_URL.split(',')) expect(Object.keys(compose.services)).toContain(new URL(url).hostname);
   });
 
-  it('builds from a Dockerfile whose sources exist, and starts the CLI entry', () => {
+  it("builds from a Dockerfile whose sources exist, and starts the CLI entry with node's flags as npm start does", () => {
     for (const service of ['api', 'engine', 'worker']) expect(compose.services[service].build).toEqual({ context: '..', dockerfile: 'deploy/Dockerfile' });
     const dockerfile = readFileSync(deploy('Dockerfile'), 'utf8');
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) expect(existsSync(join(REPO_ROOT, source!)), source).toBe(true);
-    expect(dockerfile).toMatch(/CMD \["node", "bin\/gavel\.js", "start"\]/);
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+    expect(cmd).not.toBeNull();
+    expect(JSON.parse(cmd![1]!)).toEqual(['node', ...SERVER_NODE_FLAGS, 'bin/gavel.js', 'start']);
     expect(dockerfile).toContain('FROM node:20');
     expectOnlyOptions(image, 'Dockerfile ENV');
   });
