@@ -103,10 +103,16 @@ describe.skipIf(!NATS_AVAILABLE || !DIALECTS.includes('postgres'))('auctions acr
     expect(during.body.live).toMatchObject({ price: '15.00' });
 
     const answers: number[] = [];
+    let last: unknown;
     const accepted = await until('a bid accepted by the surviving engine', async () => {
       const res = await bid(alice, auctionId, '20.00');
       answers.push(res.status);
+      last = res.body;
+      // Meanwhile callers are told to retry (503); anything else is a failure to say at once.
+      if (res.status !== 201 && res.status !== 503) throw new Error(`a bid during the failover got ${res.status} ${JSON.stringify(res.body)} ${Date.now() - vanishedAt} ms after the owner vanished`);
       return res.status === 201 ? res : undefined;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; ${answers.length} answers, the last ${JSON.stringify(last)}; engines owning it now ${JSON.stringify(ownerOf(auctionId).map((e) => engines.indexOf(e)))} (the one that vanished: ${engines.indexOf(owner!)})`);
     });
     const failoverMs = Date.now() - vanishedAt;
     console.log(`[failover] next bid accepted ${failoverMs} ms after the owning engine vanished (lease ${LEASE_MS} ms)`);
