@@ -9,8 +9,11 @@
 // price, about half of them crossing, plus cancels of the trader's own resting orders.
 // Measured: orders per second (and minute) accepted over the run, the acknowledgement latency
 // (order sent → its result), and the confirmation latency of each trade (taker's order sent →
-// the later of the two parties' fill pushes received). At the end the book is checked against
-// a replay of its journal and the ledger's invariants are recomputed.
+// the later of the two parties' fill pushes received). Each fill is also stored as a notification
+// in both inboxes by the outbox relay, beside the engine: the bench counts those pushes too and
+// says how many of the fills so far the inboxes held when trading stopped, and how long they
+// took to catch up. At the end the book is checked against a replay of its journal and the
+// ledger's invariants are recomputed.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +24,8 @@ import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep
 const SECONDS = Number(process.env.ORDERS_SECONDS ?? 20);
 const TRADERS = Number(process.env.ORDERS_TRADERS ?? 200);
 const IN_FLIGHT = Number(process.env.ORDERS_IN_FLIGHT ?? 4);
+/** How long after trading the bench waits for the inbox to hold every fill. */
+const INBOX_CATCH_UP_MAX_MS = 60_000;
 /** Per socket; the gateway's limit is 50 messages a second. */
 const RATE_PER_SOCKET = Number(process.env.ORDERS_RATE_PER_SOCKET ?? 45);
 const SEED = Number(process.env.ORDERS_SEED ?? 42);
@@ -58,6 +63,9 @@ interface Stats {
   sentAt: Map<string, number>;
   /** trade id → [taker order id, maker push at, taker push at] */
   trades: Map<string, [string, number, number]>;
+  /** `exchange.fill` pushes (one per party per trade), and the stored fill notifications pushed after them. */
+  fillPushes: number;
+  fillNotes: number;
 }
 
 async function setUp(server: Server, client: Client): Promise<{ adminToken: string; traders: Omit<Trader, 'socket'>[] }> {
@@ -94,6 +102,7 @@ function connect(port: number, t: Omit<Trader, 'socket'>, stats: Stats): Promise
       if (m.type === 'authenticated') return resolve(trader);
       if (m.type === 'result') return onResult(trader, m, stats);
       if (m.type === 'push' && m.event.type === 'exchange.fill') return onFill(trader, m.event, stats);
+      if (m.type === 'push' && m.event.type === 'notification' && m.event.notification?.kind === 'fill') stats.fillNotes += 1;
       if (m.type === 'error') console.log(`  trader ${t.index}: ${m.code} ${m.detail}`);
     });
   });
@@ -121,6 +130,7 @@ function onResult(trader: Trader, m: any, stats: Stats): void {
 
 function onFill(_trader: Trader, event: any, stats: Stats): void {
   const at = now();
+  stats.fillPushes += 1;
   const fill = event.fill;
   let trade = stats.trades.get(fill.id);
   if (!trade) stats.trades.set(fill.id, (trade = ['', 0, 0]));
@@ -140,7 +150,7 @@ function send(trader: Trader, kind: string, name: string, args: unknown, stats: 
   trader.socket.send(JSON.stringify({ type: 'command', id, name, args }));
 }
 
-async function trade(traders: Trader[], stats: Stats, serverPid: number): Promise<{ seconds: number; cpu: number; ownCpu: number }> {
+async function trade(traders: Trader[], stats: Stats, serverPid: number): Promise<{ seconds: number; cpu: number; ownCpu: number; inbox: { atEnd: number; expected: number; caughtUpS: number } }> {
   const random = mulberry32(SEED);
   const int = (n: number) => Math.floor(random() * n);
   const began = now();
@@ -190,10 +200,17 @@ async function trade(traders: Trader[], stats: Stats, serverPid: number): Promis
   const cpu = cpuSecondsOf(serverPid) - cpuBefore;
   const ownUsage = process.cpuUsage(ownCpuBefore);
   const ownCpu = (ownUsage.user + ownUsage.system) / 1e6;
+  const inbox = { atEnd: stats.fillNotes, expected: stats.fillPushes, caughtUpS: Number.NaN };
   // Let what is in flight finish (its answers still count for latency, not for the rate).
   const drainUntil = now() + 15_000;
   while (traders.some((t) => t.inFlight > 0) && now() < drainUntil) await sleep(20);
-  return { seconds, cpu, ownCpu };
+  // Each fill is also stored in both parties' inboxes (pushed once stored) by the outbox relay,
+  // which runs beside the engine: how far behind it was when trading stopped, and how long it
+  // took to catch up (bounded).
+  const ended = now();
+  while (stats.fillNotes < stats.fillPushes && now() - ended < INBOX_CATCH_UP_MAX_MS) await sleep(20);
+  if (stats.fillNotes >= stats.fillPushes) inbox.caughtUpS = (now() - began) / 1000 - seconds;
+  return { seconds, cpu, ownCpu, inbox };
 }
 
 async function main(): Promise<void> {
@@ -206,7 +223,7 @@ async function main(): Promise<void> {
     const client = new Client(server.port, 16);
     const setup = await setUp(server, client);
     console.log(`  set-up: ${TRADERS} traders funded and signed in; ${load()}`);
-    const stats: Stats = { sent: 0, accepted: 0, refused: new Map(), ackMs: [], sentAt: new Map(), trades: new Map() };
+    const stats: Stats = { sent: 0, accepted: 0, refused: new Map(), ackMs: [], sentAt: new Map(), trades: new Map(), fillPushes: 0, fillNotes: 0 };
     for (const t of setup.traders) traders.push(await connect(server.port, t, stats));
     const run = await trade(traders, stats, server.pid);
 
@@ -227,6 +244,9 @@ async function main(): Promise<void> {
     console.log(`  confirmation to both parties: p50 ${fmt(percentile(confirm, 50), 1)} ms, p99 ${fmt(percentile(confirm, 99), 1)} ms`);
     // Both share the machine's cores: what the traders take is not there for the server.
     console.log(`  server CPU ${fmt((run.cpu / run.seconds) * 100)} % of one core; the load generator (this process) ${fmt((run.ownCpu / run.seconds) * 100)} %`);
+    const { inbox } = run;
+    const caughtUp = Number.isNaN(inbox.caughtUpS) ? `not caught up within ${INBOX_CATCH_UP_MAX_MS / 1000} s of the end` : `every one stored ${fmt(inbox.caughtUpS, 1)} s after trading stopped`;
+    console.log(`  fills stored as notifications when trading stopped: ${fmt(inbox.atEnd)} of ${fmt(inbox.expected)} (${fmt((100 * inbox.atEnd) / Math.max(1, inbox.expected))} %); ${caughtUp}`);
 
     const verify = await client.ok('GET', `/api/exchange/instruments/${SYMBOL}/verify`, 200, { token: setup.adminToken });
     console.log(`  replay: journal seq ${verify.journalSeq}, live seq ${verify.seq}, state hashes ${verify.match ? 'match' : 'DIFFER'}`);
@@ -240,7 +260,7 @@ async function main(): Promise<void> {
     if (!verify.match || check.violations.length > 0) process.exitCode = 1;
     console.log('');
     console.log(
-      `orders: ${fmt(perSecond * 60)} orders/min sustained (${fmt(perSecond)}/s), confirmation to both parties p50 ${fmt(percentile(confirm, 50), 1)} ms p99 ${fmt(percentile(confirm, 99), 1)} ms, ${fmt(stats.trades.size / run.seconds)} trades/s (target ≥ 600,000/min, p99 ≤ 50 ms); ${load()}`,
+      `orders: ${fmt(perSecond * 60)} orders/min sustained (${fmt(perSecond)}/s), confirmation to both parties p50 ${fmt(percentile(confirm, 50), 1)} ms p99 ${fmt(percentile(confirm, 99), 1)} ms, ${fmt(stats.trades.size / run.seconds)} trades/s, ${fmt((100 * run.inbox.atEnd) / Math.max(1, run.inbox.expected))} % of fills in the inbox when trading stopped (target ≥ 600,000/min, p99 ≤ 50 ms); ${load()}`,
     );
   } finally {
     for (const t of traders) t.socket.terminate();

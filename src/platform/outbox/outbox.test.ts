@@ -151,6 +151,73 @@ for (const dialect of DIALECTS) {
       await until('the skipped position is saved', async () => (await checkpointOf()) !== afterOwn, 5_000);
     });
 
+    it('consumers standing at the same checkpoint look at the outbox once per pass, not once each', async () => {
+      const outbox = new Outbox(database, systemClock);
+      const looks = { n: 0 };
+      const readAfter = outbox.readAfter.bind(outbox);
+      outbox.readAfter = (executor, after, limit) => {
+        if (!executor.isTransaction) looks.n += 1;
+        return readAfter(executor, after, limit);
+      };
+      const relay = new OutboxRelay(database, outbox, systemClock, silent, { ...FAST, pollIntervalMs: 60_000, minPassGapMs: 0 });
+      relays.push(relay);
+      const handlers = [1, 2, 3, 4, 5].map((i) => recordingHandler(`peer${i}`));
+      handlers.forEach(({ handler }, i) => relay.subscribe(`peer${i + 1}`, [`test.peer${i + 1}.happened`], handler));
+      relay.start();
+      // Only pokes start a pass here (the poll is a minute): wait until the catch-up over the
+      // events of earlier tests is over and the count stands still.
+      const settled = async () => {
+        let before = -1;
+        await until('the relay to settle', async () => {
+          const now = looks.n;
+          const still = now === before;
+          before = now;
+          await pause(150);
+          return still;
+        });
+      };
+      relay.poke();
+      await settled();
+      looks.n = 0;
+      await appendIn(outbox, Array.from({ length: 10 }, (_, i) => event(3_000 + i, 'test.common.happened')));
+      relay.poke();
+      await settled();
+      expect(looks.n).toBe(1);
+      // And each still gets its own events.
+      await appendIn(outbox, [event(4_001, 'test.peer1.happened'), event(4_002, 'test.peer4.happened')]);
+      relay.poke();
+      await until('both events delivered', async () => (await effects('peer1')).includes(4_001) && (await effects('peer4')).includes(4_002));
+      expect(handlers.map((h) => h.seen.length)).toEqual([1, 0, 0, 1, 0]);
+    });
+
+    it('a slow consumer commits within its time budget and goes on in the next batch: each event once, in order', async () => {
+      const outbox = new Outbox(database, systemClock);
+      const relay = new OutboxRelay(database, outbox, systemClock, silent, { ...FAST, batchBudgetMs: 30, pollIntervalMs: 60_000, minPassGapMs: 0 });
+      relays.push(relay);
+      const { handler: record } = recordingHandler('slow');
+      // At least 15 ms an event: past the 30 ms budget after at most three.
+      relay.subscribe('slow', ['test.slow.happened'], async (e, delivery) => {
+        await pause(15);
+        await record(e, delivery);
+      });
+      relay.start();
+      relay.poke();
+      await until('the consumer is set up', async () => (await sql`select 1 from platform_outbox_consumers where consumer = 'slow'`.execute(database.kysely)).rows.length === 1);
+      await pause(100);
+      const saves = { n: 0 };
+      const saveCheckpoint = outbox.saveCheckpoint.bind(outbox);
+      outbox.saveCheckpoint = (tx, consumer, at) => {
+        if (consumer === 'slow') saves.n += 1;
+        return saveCheckpoint(tx, consumer, at);
+      };
+      await appendIn(outbox, Array.from({ length: 10 }, (_, i) => event(5_000 + i, 'test.slow.happened')));
+      relay.poke();
+      await until('every event', async () => (await effects('slow')).length === 10);
+      expect(await effects('slow')).toEqual(Array.from({ length: 10 }, (_, i) => 5_000 + i));
+      // One delivery transaction per checkpoint saved: at most three events each.
+      expect(saves.n).toBeGreaterThanOrEqual(4);
+    });
+
     it('a consumer catches up from its checkpoint after a restart, handling each event once', async () => {
       const outbox = new Outbox(database, systemClock);
       await appendIn(outbox, [event(1, 'test.restart.happened'), event(2, 'test.restart.happened')]);

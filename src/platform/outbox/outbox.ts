@@ -213,17 +213,6 @@ export class Outbox {
     return rows.map((r) => ({ event: toEvent(r), checkpoint: { txSeq: BigInt(r.tx_seq), id: r.id } }));
   }
 
-  /** True when some row after `after` is ready: the relay's cheap check before it opens a transaction. */
-  async anyAfter(after: Checkpoint): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('platform_outbox')
-      .select('id')
-      .where((eb) => this.visibleAfter(eb, after))
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
   private visibleAfter(eb: ExpressionBuilder<OutboxTables, 'platform_outbox'>, after: Checkpoint): Expression<SqlBool> {
     const afterCheckpoint = eb(eb.refTuple('tx_seq', 'id'), '>', eb.tuple(after.txSeq, after.id));
     return this.dialect.horizon ? eb.and([afterCheckpoint, eb('tx_seq', '<', this.dialect.horizon)]) : afterCheckpoint;

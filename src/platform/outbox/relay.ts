@@ -17,7 +17,7 @@ import type { ControlledTransaction, Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
-import { CHECKPOINT_START, TOPIC_PATTERN, type Checkpoint, type Outbox, type OutboxEvent } from './outbox.js';
+import { CHECKPOINT_START, TOPIC_PATTERN, type Checkpoint, type Outbox, type OutboxEvent, type OutboxRow } from './outbox.js';
 import { BUS_MAX_ATTEMPTS_DEFAULT, type BusDeadLetters, type FailureCount } from '../bus/dead-letters.js';
 
 /** What a handler gets besides the event. */
@@ -34,8 +34,14 @@ export type EventHandler = (event: OutboxEvent, delivery: Delivery) => Promise<v
 export interface RelayOptions {
   /** The safety net behind poke(): how often each consumer looks for rows nobody poked about. */
   pollIntervalMs: number;
-  /** Rows per delivery transaction. On SQLite the transaction holds the one writer, so keep it small. */
+  /** Rows per delivery transaction, at most. */
   batchSize: number;
+  /**
+   * How long a delivery transaction may run handlers before it commits what it has done (the
+   * rest follows in the next batch). On SQLite the transaction holds the one writer: the budget
+   * bounds how long everyone else waits, however slow a consumer's handler.
+   */
+  batchBudgetMs: number;
   /** Batches per consumer before the others get a turn. */
   batchesPerTurn: number;
   retryFirstDelayMs: number;
@@ -58,7 +64,8 @@ export interface RelayOptions {
 
 export const RELAY_DEFAULTS: RelayOptions = {
   pollIntervalMs: 200,
-  batchSize: 100,
+  batchSize: 400,
+  batchBudgetMs: 20,
   batchesPerTurn: 10,
   retryFirstDelayMs: 100,
   retryMaxDelayMs: 30_000,
@@ -89,6 +96,9 @@ interface Consumer {
 
 
 type BatchResult = 'idle' | 'busy' | 'partial' | 'full';
+
+/** One pass's looks at the outbox, by the checkpoint they start after. */
+type PassLooks = Map<string, Promise<OutboxRow[]>>;
 
 function wants(c: Consumer, topic: string): boolean {
   return c.topics === 'all' || c.topics.has(topic);
@@ -198,19 +208,20 @@ export class OutboxRelay {
       }
       this.lastPassMs = performance.now();
       this.again = false;
+      const looks: PassLooks = new Map();
       for (const consumer of this.consumers.values()) {
         if (this.stopped) return;
-        if (consumer.retryAtMs <= performance.now()) await this.turn(consumer);
+        if (consumer.retryAtMs <= performance.now()) await this.turn(consumer, looks);
       }
       await this.pruneNowAndThen();
     } while (this.again && !this.stopped);
   }
 
-  private async turn(c: Consumer): Promise<void> {
+  private async turn(c: Consumer, looks: PassLooks): Promise<void> {
     try {
       for (let i = 0; i < this.options.batchesPerTurn; i++) {
         if (this.stopped) return;
-        const result = await this.deliverBatch(c);
+        const result = await this.deliverBatch(c, looks);
         if (result !== 'full') break;
         if (i === this.options.batchesPerTurn - 1) this.again = true;
       }
@@ -221,17 +232,17 @@ export class OutboxRelay {
     }
   }
 
-  private async deliverBatch(c: Consumer): Promise<BatchResult> {
+  private async deliverBatch(c: Consumer, looks: PassLooks): Promise<BatchResult> {
     if (!c.ready) {
       await this.outbox.ensureConsumer(c.name);
       c.ready = true;
     }
     const mustSave = c.unsavedSinceMs !== undefined && performance.now() - c.unsavedSinceMs >= this.options.skippedSaveIntervalMs;
-    if (!mustSave && !(await this.outbox.anyAfter(c.known))) return 'idle';
     // Most events are for other consumers (every outbid for the inbox, none for the orders):
     // look first, outside a transaction, and pass over rows that are not ours in memory rather
     // than commit a transaction (an fsync on SQLite) just to move a checkpoint.
-    const peek = await this.outbox.readAfter(this.database.kysely, c.known, this.options.batchSize);
+    const peek = await this.lookAfter(c.known, looks);
+    if (peek.length === 0 && !mustSave) return 'idle';
     if (peek.length > 0 && !peek.some((row) => wants(c, row.event.topic))) {
       c.unsavedSinceMs ??= performance.now();
       if (!mustSave) {
@@ -262,6 +273,22 @@ export class OutboxRelay {
     return outcome.result;
   }
 
+  /**
+   * The rows after `known`, read once per pass for every consumer standing at the same place.
+   * After a pass every consumer that was up to date stands at the last row it saw, so the next
+   * pass reads (and parses) each new event once, not once per consumer. A row committed after
+   * the look is left to the next pass, which its commit's poke brings.
+   */
+  private lookAfter(known: Checkpoint, looks: PassLooks): Promise<OutboxRow[]> {
+    const key = `${known.txSeq}/${known.id}`;
+    let look = looks.get(key);
+    if (look === undefined) {
+      look = this.outbox.readAfter(this.database.kysely, known, this.options.batchSize);
+      looks.set(key, look);
+    }
+    return look;
+  }
+
   private async applyBatch(c: Consumer, tx: ControlledTransaction<object>) {
     const afterCommit: Array<() => void> = [];
     const from = await this.outbox.lockCheckpoint(tx, c.name);
@@ -269,8 +296,15 @@ export class OutboxRelay {
     const rows = await this.outbox.readAfter(tx, from, this.options.batchSize);
     let at = from;
     let failure: HandlerFailed | undefined;
+    let outOfTime = false;
+    const deadline = performance.now() + this.options.batchBudgetMs;
     for (const { event, checkpoint } of rows) {
       if (wants(c, event.topic)) {
+        // Past the budget: commit what was done; the rest is the next batch's (at least one event goes each time).
+        if (at !== from && performance.now() > deadline) {
+          outOfTime = true;
+          break;
+        }
         const sp = await tx.savepoint('event').execute();
         const pending: Array<() => void> = [];
         try {
@@ -291,7 +325,7 @@ export class OutboxRelay {
       at = checkpoint;
     }
     if (at !== from) await this.outbox.saveCheckpoint(tx, c.name, at);
-    const result: BatchResult = rows.length === this.options.batchSize && !failure ? 'full' : 'partial';
+    const result: BatchResult = (rows.length === this.options.batchSize || outOfTime) && !failure ? 'full' : 'partial';
     return { result, at, afterCommit, ...(failure && { failure }) };
   }
 
