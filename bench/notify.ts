@@ -11,8 +11,8 @@
 // 2. Steady load: NOTIFY_RATE top-ups a second for NOTIFY_SECONDS with every person's socket
 //    open; measured: event → inbox push latency (the event's id is a UUIDv7 whose first 48 bits
 //    are the millisecond it was appended, on this machine's clock → the push arrives here),
-//    beside approval sent → push (which adds the top-up's own request), and whether webhook and
-//    e-mail delivery keep up.
+//    beside approval sent → push (which adds the top-up's own request), event → webhook
+//    received (the same clock), and whether webhook and e-mail delivery keep up.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,14 +50,16 @@ interface Person {
 }
 
 /** The webhook endpoint: every POST's path, arrival time and notification, answered 204 at once. */
-function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string }>; close(): void }> {
-  const posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string }> = [];
+function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string; sinceEventMs: number }>; close(): void }> {
+  const posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string; sinceEventMs: number }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      posts.push({ path: req.url ?? '', atMs: now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: body.notification.data.amount });
+      // The event's wall-clock millisecond is in its UUIDv7 id, as for the inbox push.
+      const eventMs = parseInt(String(body.notification.eventId).replaceAll('-', '').slice(0, 12), 16);
+      posts.push({ path: req.url ?? '', atMs: now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: body.notification.data.amount, sinceEventMs: Date.now() - eventMs });
       res.writeHead(204).end();
     });
   });
@@ -244,6 +246,8 @@ async function main(): Promise<void> {
     console.log(`  steady: ${fmt(sent.size)} top-ups in ${fmt(steadySeconds, 1)} s (${fmt(sent.size / steadySeconds)} events/s = ${fmt((sent.size / steadySeconds) * 60)}/min); ${missing} pushes missing`);
     console.log(`  event → inbox push: p50 ${fmt(percentile(sorted, 50))} ms, p95 ${fmt(p95)} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted.at(-1) ?? NaN)} ms (whole milliseconds: the event's time comes from its id)`);
     console.log(`  approval sent → inbox push: p50 ${fmt(percentile(approvalSorted, 50), 1)} ms, p95 ${fmt(percentile(approvalSorted, 95), 1)} ms, p99 ${fmt(percentile(approvalSorted, 99), 1)} ms`);
+    const hookLatencies = Float64Array.from(hooks.posts.slice(hooksBefore).map((p) => p.sinceEventMs)).sort();
+    console.log(`  event → webhook received: p50 ${fmt(percentile(hookLatencies, 50))} ms, p95 ${fmt(percentile(hookLatencies, 95))} ms, p99 ${fmt(percentile(hookLatencies, 99))} ms`);
     console.log(`  delivered meanwhile: ${fmt(hooks.posts.length - hooksBefore)} webhooks, ${fmt(mailCount(mailDir).files - mailsBefore)} e-mails`);
     for (const s of sockets) s.close();
     client.close();
@@ -253,7 +257,7 @@ async function main(): Promise<void> {
     if (missing > 0) process.exitCode = 1;
     console.log('');
     console.log(
-      `notify: ${fmt(drainRate)} notifications/s delivered (webhook + e-mail, draining ${fmt(EVENTS)} events) with ${WORKERS} worker${WORKERS === 1 ? "" : "s"}, event → inbox push p95 ${fmt(p95)} ms at ${fmt((sent.size / steadySeconds) * 60)} events/min (seed 003: 1,000/min within 200 ms); ${load()}`,
+      `notify: ${fmt(drainRate)} notifications/s delivered (webhook + e-mail, draining ${fmt(EVENTS)} events) with ${WORKERS} worker${WORKERS === 1 ? "" : "s"}, event → inbox push p95 ${fmt(p95)} ms and → webhook p95 ${fmt(percentile(hookLatencies, 95))} ms at ${fmt((sent.size / steadySeconds) * 60)} events/min (seed 003: 1,000/min within 200 ms); ${load()}`,
     );
   } finally {
     for (const s of sockets) s.terminate();
