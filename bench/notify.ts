@@ -50,16 +50,14 @@ interface Person {
 }
 
 /** The webhook endpoint: every POST's path, arrival time and notification, answered 204 at once. */
-function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string; sinceEventMs: number }>; close(): void }> {
-  const posts: Array<{ path: string; atMs: number; deliveryId: string; amount: string; sinceEventMs: number }> = [];
+function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; topupId: string }>; close(): void }> {
+  const posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; topupId: string }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      // The event's wall-clock millisecond is in its UUIDv7 id, as for the inbox push.
-      const eventMs = parseInt(String(body.notification.eventId).replaceAll('-', '').slice(0, 12), 16);
-      posts.push({ path: req.url ?? '', atMs: now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: body.notification.data.amount, sinceEventMs: Date.now() - eventMs });
+      posts.push({ path: req.url ?? '', atMs: now(), wallMs: Date.now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: body.notification.data.amount, topupId: String(body.notification.data.topupId) });
       res.writeHead(204).end();
     });
   });
@@ -246,7 +244,11 @@ async function main(): Promise<void> {
     console.log(`  steady: ${fmt(sent.size)} top-ups in ${fmt(steadySeconds, 1)} s (${fmt(sent.size / steadySeconds)} events/s = ${fmt((sent.size / steadySeconds) * 60)}/min); ${missing} pushes missing`);
     console.log(`  event → inbox push: p50 ${fmt(percentile(sorted, 50))} ms, p95 ${fmt(p95)} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted.at(-1) ?? NaN)} ms (whole milliseconds: the event's time comes from its id)`);
     console.log(`  approval sent → inbox push: p50 ${fmt(percentile(approvalSorted, 50), 1)} ms, p95 ${fmt(percentile(approvalSorted, 95), 1)} ms, p99 ${fmt(percentile(approvalSorted, 99), 1)} ms`);
-    const hookLatencies = Float64Array.from(hooks.posts.slice(hooksBefore).map((p) => p.sinceEventMs)).sort();
+    // The webhook carries no event id: its event's millisecond is the one the inbox push of the same top-up carried.
+    const hookLatencies = Float64Array.from(hooks.posts.slice(hooksBefore).flatMap((p) => {
+      const pushed = pushedAt.get(p.topupId);
+      return pushed ? [p.wallMs - pushed[2]] : [];
+    })).sort();
     console.log(`  event → webhook received: p50 ${fmt(percentile(hookLatencies, 50))} ms, p95 ${fmt(percentile(hookLatencies, 95))} ms, p99 ${fmt(percentile(hookLatencies, 99))} ms`);
     console.log(`  delivered meanwhile: ${fmt(hooks.posts.length - hooksBefore)} webhooks, ${fmt(mailCount(mailDir).files - mailsBefore)} e-mails`);
     for (const s of sockets) s.close();
