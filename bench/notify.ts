@@ -24,7 +24,7 @@ import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep
 
 const EVENTS = Number(process.env.NOTIFY_EVENTS ?? 2_000);
 const USERS = Number(process.env.NOTIFY_USERS ?? 200);
-const WORKERS = Number(process.env.NOTIFY_WORKERS ?? 10);
+const WORKERS = Number(process.env.NOTIFY_WORKERS ?? 50); // Gavel's default (--notify-workers)
 const RATE = Number(process.env.NOTIFY_RATE ?? 100);
 const SECONDS = Number(process.env.NOTIFY_SECONDS ?? 20);
 const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 16);
