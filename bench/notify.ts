@@ -20,11 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { request as httpRequest } from '../test/support/process.js';
+import { loadConfig } from '../src/platform/config.js';
 import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep, startServer, stopServer, type Server } from './support.js';
 
 const EVENTS = Number(process.env.NOTIFY_EVENTS ?? 2_000);
 const USERS = Number(process.env.NOTIFY_USERS ?? 200);
-const WORKERS = Number(process.env.NOTIFY_WORKERS ?? 50); // Gavel's default (--notify-workers)
+const WORKERS = Number(process.env.NOTIFY_WORKERS ?? loadConfig({}, {}).notifyWorkers); // Gavel's default (--notify-workers)
 const RATE = Number(process.env.NOTIFY_RATE ?? 100);
 const SECONDS = Number(process.env.NOTIFY_SECONDS ?? 20);
 const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 16);
