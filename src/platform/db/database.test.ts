@@ -149,7 +149,7 @@ for (const dialect of DIALECTS) {
     });
 
     if (dialect === 'sqlite') {
-      it('runs SQLite in WAL mode with synchronous NORMAL (the driver fsyncs the WAL before answering a commit: sqlite-driver.test.ts) and foreign keys on', async () => {
+      it('runs SQLite in WAL mode with synchronous NORMAL (the driver fsyncs the WAL before answering a commit: sqlite-driver.test.ts), foreign keys on and sub-journals in memory', async () => {
         const pragma = async (name: string) => {
           const { rows } = await sql<Record<string, unknown>>`pragma ${sql.raw(name)}`.execute(database.kysely);
           return Object.values(rows[0] ?? {})[0];
@@ -158,6 +158,7 @@ for (const dialect of DIALECTS) {
         expect(Number(await pragma('synchronous'))).toBe(1);
         expect(Number(await pragma('foreign_keys'))).toBe(1);
         expect(Number(await pragma('busy_timeout'))).toBe(5000);
+        expect(Number(await pragma('temp_store'))).toBe(2); // MEMORY: savepoints' page copies stay off the disk
       });
     }
 

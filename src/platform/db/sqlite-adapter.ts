@@ -21,6 +21,12 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // The relay runs each event in a savepoint, and a statement that may fail half-way inside a
+  // transaction opens a statement journal: SQLite copies every page such a statement first
+  // touches into a sub-journal, a temp file by default (two pwrites a page). In memory it is a
+  // memcpy: a notification's inbox and queue inserts went from 61-81 µs to 21-22 µs. Temp
+  // tables and sorts live in memory too; no query of ours sorts more than a page of results.
+  sqlite.pragma('temp_store = MEMORY');
   sqlite.defaultSafeIntegers(true);
   const walSync = new WalSync(`${file}-wal`, options.syncFile);
   const dialect = new FairSqliteDialect(sqlite, walSync);
