@@ -13,7 +13,13 @@
 //    are the millisecond it was appended, on this machine's clock → the push arrives here),
 //    beside approval sent → push (which adds the top-up's own request), event → webhook
 //    received (the same clock), and whether webhook and e-mail delivery keep up.
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+//    NOTIFY_SOURCE=outbids makes the steady load's events outbids instead: people bid in
+//    pairs on USERS/2 open auctions, each accepted bid outbids the other of the pair, and
+//    everyone has chosen e-mail for outbids too, so each event is again an inbox entry (+ push),
+//    a webhook and an e-mail. A bid costs the server far less than a top-up (one request and a
+//    grouped commit against two requests, a payment webhook and five commits), so more of the
+//    two cores is left for the notifications themselves.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +35,12 @@ const WORKERS = Number(process.env.NOTIFY_WORKERS ?? loadConfig({}, {}).notifyWo
 const RATE = Number(process.env.NOTIFY_RATE ?? 100);
 const SECONDS = Number(process.env.NOTIFY_SECONDS ?? 20);
 const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 16);
+/** What the steady load's events are: credited top-ups, or outbids from bids (see the top). */
+const SOURCE = process.env.NOTIFY_SOURCE ?? 'topups';
+if (SOURCE !== 'topups' && SOURCE !== 'outbids') throw new Error(`NOTIFY_SOURCE must be topups or outbids, not ${SOURCE}`);
+const STARTING_CENTS = 1_000; // outbids: auctions start at 10.00 USD
+const INCREMENT_CENTS = 100; // and rise by a flat 1.00, so a bid at the minimum sets the price
+const FUNDS = '100000000.00'; // outbids: per person, more than any bid it makes
 /**
  * Where Gavel writes the e-mails; under the data dir by default. A directory on tmpfs (under
  * /dev/shm) takes the file system's own costs out of a comparison of two versions of the code
@@ -50,15 +62,32 @@ interface Person {
   topups: number;
 }
 
+/** Outbids: an open auction that two people take turns to lead. */
+interface Duel {
+  auctionId: string;
+  pair: [Person, Person];
+  /** Which of the pair bids next (the other one leads). */
+  turn: 0 | 1;
+  /** The next bid, at the minimum: the price it sets. */
+  nextCents: number;
+  busy: boolean;
+}
+
+const usd = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
+
+/** What a notification is about, the same whichever way it arrived: a top-up, or an outbid at one price on one auction. */
+const subjectOf = (data: { topupId?: unknown; auctionId?: unknown; price?: unknown }) => (data.topupId !== undefined ? String(data.topupId) : `${String(data.auctionId)}@${String(data.price)}`);
+
 /** The webhook endpoint: every POST's path, arrival time and notification, answered 204 at once. */
-function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; topupId: string }>; close(): void }> {
-  const posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; topupId: string }> = [];
+function receiver(): Promise<{ url: string; posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; subject: string }>; close(): void }> {
+  const posts: Array<{ path: string; atMs: number; wallMs: number; deliveryId: string; amount: string; subject: string }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      posts.push({ path: req.url ?? '', atMs: now(), wallMs: Date.now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: body.notification.data.amount, topupId: String(body.notification.data.topupId) });
+      const data = body.notification.data;
+      posts.push({ path: req.url ?? '', atMs: now(), wallMs: Date.now(), deliveryId: String(req.headers['gavel-delivery-id']), amount: data.amount ?? data.price, subject: subjectOf(data) });
       res.writeHead(204).end();
     });
   });
@@ -104,6 +133,94 @@ async function topup(server: Server, client: Client, p: Person): Promise<{ id: s
   return { id: created.id as string, approveSentAt };
 }
 
+/**
+ * Outbids: every person funded and opted into e-mail for outbids; USERS/2 timed auctions open
+ * for an hour, people 2a and 2a+1 joined to auction a, and 2a's opening bid made, so that
+ * every later bid outbids somebody.
+ */
+async function openDuels(client: Client, people: Person[]): Promise<Duel[]> {
+  const adminToken = (await client.ok('POST', '/api/auth/login', 200, { json: ADMIN })).token as string;
+  await forEach(people.length, 16, async (i) => {
+    const p = people[i]!;
+    await client.ok('POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: p.id, currency: 'USD', amount: FUNDS, direction: 'credit', memo: 'bench funds' } });
+    await client.ok('PUT', '/api/notifications/preferences', 200, { token: p.token, json: { kinds: { outbid: { inbox: true, webhook: true, email: true } } } });
+  });
+  const categoryId = (await client.ok('POST', '/api/categories', 201, { token: adminToken, json: { name: 'Notify bench' } })).id as string;
+  await client.ok('POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: PASSWORD } });
+  const sellerToken = (await client.ok('POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: PASSWORD } })).token as string;
+  const duels: Duel[] = new Array(Math.floor(people.length / 2));
+  const startsAt = Date.now();
+  await forEach(duels.length, 16, async (a) => {
+    const lot = await client.ok('POST', '/api/lots', 201, { token: sellerToken, json: { title: `Notify lot ${a}`, description: 'A lot for the notification benchmark', categoryId, condition: 'used_good' } });
+    const created = await client.ok('POST', '/api/auctions', 201, {
+      token: sellerToken,
+      json: {
+        lotId: (lot.lot?.id ?? lot.id) as string,
+        kind: 'timed',
+        currency: 'USD',
+        startingPrice: usd(STARTING_CENTS),
+        increments: [{ from: '0', increment: usd(INCREMENT_CENTS) }],
+        startsAt: new Date(startsAt).toISOString(),
+        endsAt: new Date(startsAt + 3_600_000).toISOString(),
+        softCloseSeconds: 0,
+      },
+    });
+    duels[a] = { auctionId: created.auction.id as string, pair: [people[2 * a]!, people[2 * a + 1]!], turn: 0, nextCents: STARTING_CENTS, busy: false };
+  });
+  await forEach(duels.length, 16, async (a) => {
+    const duel = duels[a]!;
+    for (let tries = 0; (await client.ok('GET', `/api/auctions/${duel.auctionId}`, 200)).live.status !== 'open'; tries++) {
+      if (tries >= 100) throw new Error(`auction ${duel.auctionId} did not open within 10 s`);
+      await sleep(100);
+    }
+    for (const p of duel.pair) await client.ok('POST', `/api/auctions/${duel.auctionId}/join`, 200, { token: p.token });
+    await outbid(client, duel); // the opening bid: it outbids nobody
+  });
+  return duels;
+}
+
+/** The duel's next bid, at the minimum, by the one of the pair who does not lead; returns the outbid's subject, whom it outbid and the new price. */
+async function outbid(client: Client, duel: Duel): Promise<{ subject: string; recipient: Person; price: string }> {
+  const price = usd(duel.nextCents);
+  const recipient = duel.pair[duel.turn === 0 ? 1 : 0];
+  const res = await client.request('POST', `/api/auctions/${duel.auctionId}/bids`, { token: duel.pair[duel.turn].token, json: { amount: price, currency: 'USD' } });
+  if (res.status !== 201) throw new Error(`bid on ${duel.auctionId}: expected 201, got ${res.status}: ${res.text.slice(0, 300)}`);
+  duel.turn = duel.turn === 0 ? 1 : 0;
+  duel.nextCents += INCREMENT_CENTS;
+  return { subject: subjectOf({ auctionId: duel.auctionId, price }), recipient, price };
+}
+
+/** An e-mail's key: whom it went to and the first amount in its text (a top-up's amount, an outbid's new price; each is new per person). */
+const mailKeyOf = (person: number, amount: string) => `${person}|${amount}`;
+
+/** Each .eml file written since `sinceWallMs`: its key (mailKeyOf) and when it was written (its mtime, wall-clock ms). */
+function mailsSince(mailDir: string, sinceWallMs: number): Array<{ key: string; wallMs: number }> {
+  const out: Array<{ key: string; wallMs: number }> = [];
+  for (const name of readdirSync(mailDir)) {
+    if (!name.endsWith('.eml')) continue;
+    const file = join(mailDir, name);
+    const wallMs = statSync(file).mtimeMs;
+    if (wallMs < sinceWallMs) continue;
+    const raw = readFileSync(file, 'utf8');
+    const split = raw.indexOf('\n\n');
+    const to = /^To: .*person-(\d+)@bench\.test/m.exec(raw.slice(0, split));
+    // Quoted-printable: soft line breaks and =XX escapes out before reading the amount.
+    const body = raw.slice(split + 2).replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    const amount = /(\d+\.\d{2}) USD/.exec(body);
+    if (to && amount) out.push({ key: mailKeyOf(Number(to[1]), amount[1]!), wallMs });
+  }
+  return out;
+}
+
+/** The first duel from `from` on (round the ring) with no bid in flight. */
+function idleDuelFrom(duels: Duel[], from: number): Duel | undefined {
+  for (let k = 0; k < duels.length; k++) {
+    const duel = duels[(from + k) % duels.length]!;
+    if (!duel.busy) return duel;
+  }
+  return undefined;
+}
+
 function mailCount(mailDir: string): { files: number; lastMtimeMs: number; firstMtimeMs: number } {
   let names: string[] = [];
   try {
@@ -121,19 +238,21 @@ function mailCount(mailDir: string): { files: number; lastMtimeMs: number; first
   return { files: names.length, lastMtimeMs: last, firstMtimeMs: first };
 }
 
-async function backlog(dataDir: string, hookBase: string): Promise<Person[]> {
+async function backlog(dataDir: string, hookBase: string): Promise<{ people: Person[]; duels: Duel[] }> {
   const env = { GAVEL_ADMIN_EMAIL: ADMIN.email, GAVEL_ADMIN_PASSWORD: ADMIN.password, GAVEL_NOTIFY_WORKERS: String(WORKERS), GAVEL_ROLE: 'api,engine', GAVEL_WEBHOOK_ALLOW_PRIVATE: '1' };
   const server = await startServer(dataDir, { env });
   const client = new Client(server.port, PRODUCERS + 4);
   try {
     const people = await setUp(server, client, hookBase);
     console.log(`  set-up: ${USERS} people signed in, each with a webhook; ${load()}`);
+    const duels = SOURCE === 'outbids' ? await openDuels(client, people) : [];
+    if (SOURCE === 'outbids') console.log(`  set-up: ${duels.length} auctions open, two people bidding on each, everyone funded and opted into e-mail for outbids; ${load()}`);
     const began = now();
     await forEach(EVENTS, PRODUCERS, async (i) => {
       await topup(server, client, people[i % USERS]!);
     });
     console.log(`  backlog: ${fmt(EVENTS)} top-ups credited in ${fmt((now() - began) / 1000, 1)} s (${fmt(EVENTS / ((now() - began) / 1000))}/s) with no worker running; ${load()}`);
-    return people;
+    return { people, duels };
   } finally {
     client.close();
     console.log(`  gavel without workers ${await stopServer(server)}`);
@@ -149,7 +268,7 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   const sockets: WebSocket[] = [];
   try {
-    const people = await backlog(dataDir, hooks.url);
+    const { people, duels } = await backlog(dataDir, hooks.url);
 
     // --- the drain ---------------------------------------------------------------------------
     const expected = EVENTS * 2; // a webhook POST and an e-mail per event
@@ -189,7 +308,7 @@ async function main(): Promise<void> {
 
     // --- steady load: event → inbox push --------------------------------------------------------
     const client = new Client(server.port, PRODUCERS + 4);
-    /** topup id → [push received (wall ms), push received (performance ms), event appended (wall ms)] */
+    /** subject (subjectOf) → [push received (wall ms), push received (performance ms), event appended (wall ms)] */
     const pushedAt = new Map<string, [number, number, number]>();
     for (const p of people) {
       const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { authorization: `Bearer ${p.token}` }, perMessageDeflate: false });
@@ -201,7 +320,7 @@ async function main(): Promise<void> {
           if (m.type === 'authenticated') resolve();
           if (m.type === 'push' && m.event.type === 'notification') {
             const n = m.event.notification;
-            pushedAt.set(String(n.data.topupId), [Date.now(), now(), parseInt(String(n.eventId).replaceAll('-', '').slice(0, 12), 16)]);
+            pushedAt.set(subjectOf(n.data), [Date.now(), now(), parseInt(String(n.eventId).replaceAll('-', '').slice(0, 12), 16)]);
           }
         });
       });
@@ -209,6 +328,9 @@ async function main(): Promise<void> {
     const hooksBefore = hooks.posts.length;
     const mailsBefore = mailCount(mailDir).files;
     const sent = new Map<string, number>();
+    /** mailKeyOf(recipient, amount) → subject: which event an e-mail is of. */
+    const mailSubjects = new Map<string, string>();
+    const beganWallMs = Date.now();
     const began = now();
     let due = 0;
     let next = 0;
@@ -216,10 +338,28 @@ async function main(): Promise<void> {
     while (now() - began < SECONDS * 1000) {
       due = Math.floor(((now() - began) / 1000) * RATE);
       while (next < due && inFlight.size < PRODUCERS * 4) {
-        const p = people[next++ % USERS]!;
-        const run: Promise<void> = topup(server, client, p)
-          .then(({ id, approveSentAt }) => void sent.set(id, approveSentAt))
-          .finally(() => inFlight.delete(run));
+        let run: Promise<void>;
+        if (SOURCE === 'topups') {
+          const p = people[next++ % USERS]!;
+          run = topup(server, client, p).then(({ id, approveSentAt }) => {
+            sent.set(id, approveSentAt);
+            mailSubjects.set(mailKeyOf(p.index, `${p.topups}.00`), id);
+          });
+        } else {
+          // The next auction whose last bid has been answered: one bid at a time on each, so each outbids the other of its pair.
+          const duel = idleDuelFrom(duels, next);
+          if (!duel) break;
+          next++;
+          duel.busy = true;
+          const bidSentAt = now();
+          run = outbid(client, duel)
+            .then(({ subject, recipient, price }) => {
+              sent.set(subject, bidSentAt);
+              mailSubjects.set(mailKeyOf(recipient.index, price), subject);
+            })
+            .finally(() => (duel.busy = false));
+        }
+        run = run.finally(() => inFlight.delete(run));
         inFlight.add(run);
       }
       await sleep(2);
@@ -242,15 +382,22 @@ async function main(): Promise<void> {
     const sorted = Float64Array.from(latencies).sort();
     const p95 = percentile(sorted, 95);
     const approvalSorted = Float64Array.from(fromApproval).sort();
-    console.log(`  steady: ${fmt(sent.size)} top-ups in ${fmt(steadySeconds, 1)} s (${fmt(sent.size / steadySeconds)} events/s = ${fmt((sent.size / steadySeconds) * 60)}/min); ${missing} pushes missing`);
+    const perMinute = (sent.size / steadySeconds) * 60;
+    console.log(`  steady: ${fmt(sent.size)} ${SOURCE === 'topups' ? 'top-ups' : 'outbids'} in ${fmt(steadySeconds, 1)} s (${fmt(sent.size / steadySeconds)} events/s = ${fmt(perMinute)}/min, each an inbox entry, a webhook and an e-mail: ${fmt(perMinute * 3)} notifications/min); ${missing} pushes missing`);
     console.log(`  event → inbox push: p50 ${fmt(percentile(sorted, 50))} ms, p95 ${fmt(p95)} ms, p99 ${fmt(percentile(sorted, 99))} ms, max ${fmt(sorted.at(-1) ?? NaN)} ms (whole milliseconds: the event's time comes from its id)`);
-    console.log(`  approval sent → inbox push: p50 ${fmt(percentile(approvalSorted, 50), 1)} ms, p95 ${fmt(percentile(approvalSorted, 95), 1)} ms, p99 ${fmt(percentile(approvalSorted, 99), 1)} ms`);
+    console.log(`  ${SOURCE === 'topups' ? 'approval' : 'bid'} sent → inbox push: p50 ${fmt(percentile(approvalSorted, 50), 1)} ms, p95 ${fmt(percentile(approvalSorted, 95), 1)} ms, p99 ${fmt(percentile(approvalSorted, 99), 1)} ms`);
     // The webhook carries no event id: its event's millisecond is the one the inbox push of the same top-up carried.
     const hookLatencies = Float64Array.from(hooks.posts.slice(hooksBefore).flatMap((p) => {
-      const pushed = pushedAt.get(p.topupId);
+      const pushed = pushedAt.get(p.subject);
       return pushed ? [p.wallMs - pushed[2]] : [];
     })).sort();
     console.log(`  event → webhook received: p50 ${fmt(percentile(hookLatencies, 50))} ms, p95 ${fmt(percentile(hookLatencies, 95))} ms, p99 ${fmt(percentile(hookLatencies, 99))} ms`);
+    const mailLatencies = Float64Array.from(mailsSince(mailDir, beganWallMs).flatMap((m) => {
+      const subject = mailSubjects.get(m.key);
+      const pushed = subject === undefined ? undefined : pushedAt.get(subject);
+      return pushed ? [m.wallMs - pushed[2]] : [];
+    })).sort();
+    console.log(`  event → e-mail written: p50 ${fmt(percentile(mailLatencies, 50))} ms, p95 ${fmt(percentile(mailLatencies, 95))} ms, p99 ${fmt(percentile(mailLatencies, 99))} ms (${fmt(mailLatencies.length)} e-mails matched to their event)`);
     console.log(`  delivered meanwhile: ${fmt(hooks.posts.length - hooksBefore)} webhooks, ${fmt(mailCount(mailDir).files - mailsBefore)} e-mails`);
     for (const s of sockets) s.close();
     client.close();
@@ -260,7 +407,7 @@ async function main(): Promise<void> {
     if (missing > 0) process.exitCode = 1;
     console.log('');
     console.log(
-      `notify: ${fmt(drainRate)} notifications/s delivered (webhook + e-mail, draining ${fmt(EVENTS)} events) with ${WORKERS} worker${WORKERS === 1 ? "" : "s"}, event → inbox push p95 ${fmt(p95)} ms and → webhook p95 ${fmt(percentile(hookLatencies, 95))} ms at ${fmt((sent.size / steadySeconds) * 60)} events/min (seed 003: 1,000/min within 200 ms); ${load()}`,
+      `notify: ${fmt(drainRate)} notifications/s delivered (webhook + e-mail, draining ${fmt(EVENTS)} events) with ${WORKERS} worker${WORKERS === 1 ? "" : "s"}, event → inbox push p95 ${fmt(p95)} ms, → webhook p95 ${fmt(percentile(hookLatencies, 95))} ms and → e-mail p95 ${fmt(percentile(mailLatencies, 95))} ms at ${fmt(perMinute)} ${SOURCE === 'topups' ? 'top-ups' : 'outbids'}/min = ${fmt(perMinute * 3)} notifications/min (seed 003: 1,000/min within 200 ms; aim 100,000/min); ${load()}`,
     );
   } finally {
     for (const s of sockets) s.terminate();
