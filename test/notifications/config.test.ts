@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../../src/platform/config.js';
 describe('notification settings', () => {
   it('default to 10 workers, 8 attempts, .eml files under the data dir, and a no-reply sender', () => {
     const config = loadConfig({}, {});
-    expect(config).toMatchObject({ notifyWorkers: 50, notifyMaxAttempts: 8, smtpUrl: undefined, mailDir: undefined, mailFrom: 'Gavel <no-reply@gavel.localhost>' });
+    expect(config).toMatchObject({ notifyWorkers: 100, notifyMaxAttempts: 8, smtpUrl: undefined, mailDir: undefined, mailFrom: 'Gavel <no-reply@gavel.localhost>' });
   });
 
   it('are read from the environment, and a flag wins', () => {
