@@ -1,24 +1,25 @@
-// Notifications end to end on the embedded default: sandbox top-ups (each credit is a
-// `ledger.topup.credited` event) become an inbox entry pushed over the WebSocket, a signed
-// webhook POST and an e-mail (.eml file), through the durable queue and its N workers. Gavel
-// runs as a child process (SQLite in a fresh temp dir); the webhook receiver and the sockets
-// live here.
+// Notifications end to end on the embedded default: events become an inbox entry pushed over
+// the WebSocket, a signed webhook POST and an e-mail (.eml file), through the durable queue and
+// its N workers. Gavel runs as a child process (SQLite in a fresh temp dir); the webhook
+// receiver and the sockets live here.
 //
-// 1. Backlog: Gavel runs without the worker role while NOTIFY_EVENTS top-ups are credited, so
-//    every notification waits (events in the outbox). Then it restarts with every role, and
-//    the drain is timed: webhook + e-mail deliveries per second with N workers, from the first
-//    delivery to the last. Each must arrive exactly once, in order per person.
-// 2. Steady load: NOTIFY_RATE top-ups a second for NOTIFY_SECONDS with every person's socket
+// 1. Backlog: Gavel runs without the worker role while NOTIFY_EVENTS sandbox top-ups are
+//    credited (each a `ledger.topup.credited` event), so every notification waits (events in
+//    the outbox). Then it restarts with every role, and the drain is timed: webhook + e-mail
+//    deliveries per second with N workers, from the first delivery to the last. Each must
+//    arrive exactly once, in order per person.
+// 2. Steady load: NOTIFY_RATE events a second for NOTIFY_SECONDS with every person's socket
 //    open; measured: event → inbox push latency (the event's id is a UUIDv7 whose first 48 bits
 //    are the millisecond it was appended, on this machine's clock → the push arrives here),
-//    beside approval sent → push (which adds the top-up's own request), event → webhook
-//    received (the same clock), and whether webhook and e-mail delivery keep up.
-//    NOTIFY_SOURCE=outbids makes the steady load's events outbids instead: people bid in
-//    pairs on USERS/2 open auctions, each accepted bid outbids the other of the pair, and
-//    everyone has chosen e-mail for outbids too, so each event is again an inbox entry (+ push),
-//    a webhook and an e-mail. A bid costs the server far less than a top-up (one request and a
-//    grouped commit against two requests, a payment webhook and five commits), so more of the
-//    two cores is left for the notifications themselves.
+//    event → webhook received and event → e-mail written (the same clock), beside request
+//    sent → push, which adds the producer's own request.
+//    The events (NOTIFY_SOURCE) are outbids by default: people bid in pairs on USERS/2 open
+//    auctions, each accepted bid outbids the other of the pair, and everyone has chosen e-mail
+//    for outbids too, so each event is an inbox entry (+ push), a webhook and an e-mail. With
+//    NOTIFY_SOURCE=topups they are credited top-ups, as in the backlog: realistic too, but a
+//    top-up costs the server several times a bid (two requests, a payment webhook and five
+//    commits, against one request and a share of a grouped commit), so the producers take most
+//    of the two cores and the notifications' own limit is not reached.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,11 +33,12 @@ import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep
 const EVENTS = Number(process.env.NOTIFY_EVENTS ?? 2_000);
 const USERS = Number(process.env.NOTIFY_USERS ?? 200);
 const WORKERS = Number(process.env.NOTIFY_WORKERS ?? loadConfig({}, {}).notifyWorkers); // Gavel's default (--notify-workers)
-const RATE = Number(process.env.NOTIFY_RATE ?? 100);
+/** Events a second asked for in the steady load: 600 outbids make 1,800 notifications a second, past the aim of 100,000 a minute (1,667). */
+const RATE = Number(process.env.NOTIFY_RATE ?? 600);
 const SECONDS = Number(process.env.NOTIFY_SECONDS ?? 20);
-const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 16);
+const PRODUCERS = Number(process.env.NOTIFY_PRODUCERS ?? 48);
 /** What the steady load's events are: credited top-ups, or outbids from bids (see the top). */
-const SOURCE = process.env.NOTIFY_SOURCE ?? 'topups';
+const SOURCE = process.env.NOTIFY_SOURCE ?? 'outbids';
 if (SOURCE !== 'topups' && SOURCE !== 'outbids') throw new Error(`NOTIFY_SOURCE must be topups or outbids, not ${SOURCE}`);
 const STARTING_CENTS = 1_000; // outbids: auctions start at 10.00 USD
 const INCREMENT_CENTS = 100; // and rise by a flat 1.00, so a bid at the minimum sets the price
