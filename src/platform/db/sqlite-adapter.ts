@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { FairSqliteDialect, WalSync } from './sqlite-driver.js';
 import type { Database } from './database.js';
 
@@ -29,6 +30,8 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
   sqlite.pragma('temp_store = MEMORY');
   sqlite.defaultSafeIntegers(true);
   const walSync = new WalSync(`${file}-wal`, options.syncFile);
+  // Checkpoints copy the WAL into the database file mostly on a worker thread (sqlite-checkpointer.ts).
+  const checkpointer = new WalCheckpointer(file);
   const dialect = new FairSqliteDialect(sqlite, walSync);
   const kysely = new Kysely<object>({ dialect });
   return {
@@ -53,6 +56,9 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
       walSync.throwIfFailed();
       await sql`select 1`.execute(kysely);
     },
-    close: () => kysely.destroy(),
+    close: async () => {
+      await checkpointer.close();
+      await kysely.destroy();
+    },
   };
 }
