@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep, startServer, stopServer, tail, type Server } from './support.js';
+import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, openTimedAuctions, percentile, sleep, startServer, stopServer, tail, usd, type Server } from './support.js';
 
 const SECONDS = Number(process.env.BIDS_SECONDS ?? 20);
 const MAX_BIDS = Number(process.env.BIDS_MAX ?? 200_000);
@@ -37,7 +37,6 @@ const LOGINS_PER_ADDRESS = 25;
 // --- measuring ------------------------------------------------------------------------------
 
 const cents = (text: string) => Math.round(Number(text) * 100);
-const usd = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 
 const sortedOf = (xs: number[]) => Float64Array.from(xs).sort();
 const pLine = (xs: Float64Array) => `p50 ${fmt(percentile(xs, 50), 1)} ms, p99 ${fmt(percentile(xs, 99), 1)} ms`;
@@ -198,34 +197,7 @@ async function setUp(server: Server, client: Client): Promise<Market> {
   });
   step(`${fmt(BIDDERS)} USD wallets funded with ${FUNDS} each (admin adjustments)`);
 
-  const auctionIds: string[] = new Array(AUCTIONS);
-  const now = Date.now();
-  await forEach(AUCTIONS, SETUP_IN_FLIGHT, async (i) => {
-    const lot = await client.ok('POST', '/api/lots', 201, { token: sellerToken, json: { title: `Bench lot ${i}`, description: 'A lot for the bid benchmark', categoryId, condition: 'used_good' } });
-    const created = await client.ok('POST', '/api/auctions', 201, {
-      token: sellerToken,
-      json: {
-        lotId: (lot.lot?.id ?? lot.id) as string,
-        kind: 'timed',
-        currency: 'USD',
-        startingPrice: usd(STARTING_CENTS),
-        increments: [{ from: '0', increment: usd(INCREMENT_CENTS) }],
-        startsAt: new Date(now).toISOString(),
-        endsAt: new Date(now + 3_600_000).toISOString(),
-        softCloseSeconds: 0,
-      },
-    });
-    auctionIds[i] = created.auction.id as string;
-  });
-  // They start "now": the engine opens each on a timer that fires at once.
-  await forEach(AUCTIONS, SETUP_IN_FLIGHT, async (i) => {
-    for (let tries = 0; ; tries++) {
-      const page = await client.ok('GET', `/api/auctions/${auctionIds[i]}`, 200);
-      if (page.live.status === 'open') return;
-      if (tries >= 100) throw new Error(`auction ${auctionIds[i]} is still ${page.live.status} after 10 s`);
-      await sleep(100);
-    }
-  });
+  const auctionIds = await openTimedAuctions(client, { sellerToken, categoryId, count: AUCTIONS, title: (i) => `Bench lot ${i}`, description: 'A lot for the bid benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: SETUP_IN_FLIGHT });
   step(`${fmt(AUCTIONS)} lots and timed auctions created and open (start 10.00 USD, increment 1.00, no soft close)`);
 
   // Bidder i joins JOINS consecutive auctions from (i × JOINS) mod AUCTIONS, so every auction

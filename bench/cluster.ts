@@ -40,7 +40,7 @@ import { POSTGRES_ADMIN_URL, scratchStorage, type ScratchStorage } from '../test
 import { NATS_CLUSTER_AVAILABLE, type NatsNode } from '../test/support/nats-cluster.js';
 import { request, type Answer } from '../test/support/process.js';
 import { Histogram, now, type ConnectAnswer, type PhaseReport } from './fanout/shared.js';
-import { cpuSecondsOf, fmt, openBenchAuction, percentile, sleep, tail } from './support.js';
+import { cpuSecondsOf, fmt, openBenchAuction, percentile, sleep, tail, usd } from './support.js';
 import { children, cpuWaitSecondsOf, forkTracked, GavelNode, killAllNow, startNatsServer, startWatchdog, usePidDir } from './cluster/nodes.js';
 import { merged, SubscriberWorker } from './fanout/workers.js';
 import { verifyChain } from '../src/platform/journal/hash-chain.js';
@@ -75,7 +75,6 @@ for (const lease of LEASES) if (!(Number.isInteger(lease) && lease >= 500 && lea
 
 const ms = (n: number) => fmt(n, n < 10 ? 1 : 0);
 const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
-const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
 const pct = (h: Histogram) => `p50 ${ms(h.percentile(50))} / p95 ${ms(h.percentile(95))} / p99 ${ms(h.percentile(99))} ms (max ${ms(h.maxMs)})`;
 const began = performance.now();

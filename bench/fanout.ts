@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { WS_LIMITS_DEFAULT } from '../src/gateway/ws.js';
 import { SERVER_NODE_FLAGS } from '../src/platform/node-flags.js';
 import { childEnv, REPO_ROOT, request as sharedRequest } from '../test/support/process.js';
-import { openBenchAuction } from './support.js';
+import { openBenchAuction, usd } from './support.js';
 import { SubscriberWorker } from './fanout/workers.js';
 import { Histogram, now, type ConnectAnswer, type CountAnswer, type PhaseReport, type WorkerRequest } from './fanout/shared.js';
 
@@ -74,7 +74,6 @@ type ServerKind = 'bare' | 'gavel';
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : String(n));
 const ms = (n: number) => fmt(n, n < 10 ? 1 : 0);
 const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
-const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
 const sleep = (t: number) => new Promise<void>((r) => setTimeout(r, t));
 
 const CLK_TCK = (() => {

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { request as httpRequest } from '../test/support/process.js';
 import { loadConfig } from '../src/platform/config.js';
-import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, percentile, sleep, startServer, stopServer, type Server } from './support.js';
+import { Client, cpuSecondsOf, fmt, forEach, load, logSummary, openTimedAuctions, percentile, sleep, startServer, stopServer, usd, type Server } from './support.js';
 
 const EVENTS = Number(process.env.NOTIFY_EVENTS ?? 2_000);
 const USERS = Number(process.env.NOTIFY_USERS ?? 200);
@@ -74,8 +74,6 @@ interface Duel {
   nextCents: number;
   busy: boolean;
 }
-
-const usd = (c: number) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
 
 /** What a notification is about, the same whichever way it arrived: a top-up, or an outbid at one price on one auction. */
 const subjectOf = (data: { topupId?: unknown; auctionId?: unknown; price?: unknown }) => (data.topupId !== undefined ? String(data.topupId) : `${String(data.auctionId)}@${String(data.price)}`);
@@ -150,31 +148,10 @@ async function openDuels(client: Client, people: Person[]): Promise<Duel[]> {
   const categoryId = (await client.ok('POST', '/api/categories', 201, { token: adminToken, json: { name: 'Notify bench' } })).id as string;
   await client.ok('POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: PASSWORD } });
   const sellerToken = (await client.ok('POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: PASSWORD } })).token as string;
-  const duels: Duel[] = new Array(Math.floor(people.length / 2));
-  const startsAt = Date.now();
-  await forEach(duels.length, 16, async (a) => {
-    const lot = await client.ok('POST', '/api/lots', 201, { token: sellerToken, json: { title: `Notify lot ${a}`, description: 'A lot for the notification benchmark', categoryId, condition: 'used_good' } });
-    const created = await client.ok('POST', '/api/auctions', 201, {
-      token: sellerToken,
-      json: {
-        lotId: (lot.lot?.id ?? lot.id) as string,
-        kind: 'timed',
-        currency: 'USD',
-        startingPrice: usd(STARTING_CENTS),
-        increments: [{ from: '0', increment: usd(INCREMENT_CENTS) }],
-        startsAt: new Date(startsAt).toISOString(),
-        endsAt: new Date(startsAt + 3_600_000).toISOString(),
-        softCloseSeconds: 0,
-      },
-    });
-    duels[a] = { auctionId: created.auction.id as string, pair: [people[2 * a]!, people[2 * a + 1]!], turn: 0, nextCents: STARTING_CENTS, busy: false };
-  });
+  const auctionIds = await openTimedAuctions(client, { sellerToken, categoryId, count: Math.floor(people.length / 2), title: (a) => `Notify lot ${a}`, description: 'A lot for the notification benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: 16 });
+  const duels: Duel[] = auctionIds.map((auctionId, a) => ({ auctionId, pair: [people[2 * a]!, people[2 * a + 1]!], turn: 0, nextCents: STARTING_CENTS, busy: false }));
   await forEach(duels.length, 16, async (a) => {
     const duel = duels[a]!;
-    for (let tries = 0; (await client.ok('GET', `/api/auctions/${duel.auctionId}`, 200)).live.status !== 'open'; tries++) {
-      if (tries >= 100) throw new Error(`auction ${duel.auctionId} did not open within 10 s`);
-      await sleep(100);
-    }
     for (const p of duel.pair) await client.ok('POST', `/api/auctions/${duel.auctionId}/join`, 200, { token: p.token });
     await outbid(client, duel); // the opening bid: it outbids nobody
   });

@@ -76,6 +76,49 @@ export class Client {
   }
 }
 
+/** Cents as a decimal amount: 1234 → "12.34". */
+export const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+
+/**
+ * `count` lots, each with a timed USD auction that starts now and ends in an hour (a flat
+ * increment, no soft close), and waits until the engine has opened every one. `title(i)` names
+ * lot i. Returns the auctions' ids.
+ */
+export async function openTimedAuctions(
+  client: Client,
+  o: { sellerToken: string; categoryId: string; count: number; title: (i: number) => string; description: string; startingCents: number; incrementCents: number; inFlight: number },
+): Promise<string[]> {
+  const ids: string[] = new Array(o.count);
+  const startsAt = Date.now();
+  await forEach(o.count, o.inFlight, async (i) => {
+    const lot = await client.ok('POST', '/api/lots', 201, { token: o.sellerToken, json: { title: o.title(i), description: o.description, categoryId: o.categoryId, condition: 'used_good' } });
+    const created = await client.ok('POST', '/api/auctions', 201, {
+      token: o.sellerToken,
+      json: {
+        lotId: (lot.lot?.id ?? lot.id) as string,
+        kind: 'timed',
+        currency: 'USD',
+        startingPrice: usd(o.startingCents),
+        increments: [{ from: '0', increment: usd(o.incrementCents) }],
+        startsAt: new Date(startsAt).toISOString(),
+        endsAt: new Date(startsAt + 3_600_000).toISOString(),
+        softCloseSeconds: 0,
+      },
+    });
+    ids[i] = created.auction.id as string;
+  });
+  // They start "now": the engine opens each on a timer that fires at once.
+  await forEach(o.count, o.inFlight, async (i) => {
+    for (let tries = 0; ; tries++) {
+      const page = await client.ok('GET', `/api/auctions/${ids[i]}`, 200);
+      if (page.live.status === 'open') return;
+      if (tries >= 100) throw new Error(`auction ${ids[i]} is still ${page.live.status} after 10 s`);
+      await sleep(100);
+    }
+  });
+  return ids;
+}
+
 /** Runs `task(i)` for i in [0, n) with `inFlight` at a time. */
 export async function forEach(n: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
