@@ -75,9 +75,6 @@ export class WalCheckpointer {
     if (this.closed) return;
     this.closed = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    // Referenced while it stops: an unreferenced worker would leave this await with nothing
-    // keeping the event loop alive, and a shutdown would end with exit code 13.
-    this.worker.ref();
     this.worker.postMessage('stop');
     await exited;
   }
