@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
-import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { FairSqliteDialect, WalSync } from './sqlite-driver.js';
 import type { Database } from './database.js';
 
@@ -30,8 +29,6 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
   sqlite.pragma('temp_store = MEMORY');
   sqlite.defaultSafeIntegers(true);
   const walSync = new WalSync(`${file}-wal`, options.syncFile);
-  // Checkpoints copy the WAL into the database file mostly on a worker thread (sqlite-checkpointer.ts).
-  const checkpointer = new WalCheckpointer(file);
   const dialect = new FairSqliteDialect(sqlite, walSync);
   const kysely = new Kysely<object>({ dialect });
   return {
@@ -56,9 +53,6 @@ export function openSqlite(dataDir: string, options: { syncFile?: ConstructorPar
       walSync.throwIfFailed();
       await sql`select 1`.execute(kysely);
     },
-    close: async () => {
-      await checkpointer.close();
-      await kysely.destroy();
-    },
+    close: () => kysely.destroy(),
   };
 }
