@@ -45,8 +45,9 @@ function message(from: string, mail: Mail) {
  * The message as RFC 5322 text with Unix line ends: byte for byte what nodemailer's stream
  * transport makes of it (`newline: 'unix'`; mailer.test.ts compares them), built in one
  * synchronous pass. The transport builds it through a pipeline of streams and timers, which
- * cost about 270 µs of CPU per message against 50 µs here, measured in bench:notify. Our mail
- * is one text part, the only shape this handles.
+ * cost about 270 µs of CPU per message; nodemailer's composer alone about 50 µs, and the
+ * common mail's headers written directly (plainHeaders) about 10 µs. Our mail is one text
+ * part, the only shape this handles.
  */
 export function composeMessage(from: string, mail: Mail): Buffer {
   const encoding = transferEncodingOf(mail.text);
