@@ -197,7 +197,7 @@ async function setUp(server: Server, client: Client): Promise<Market> {
   });
   step(`${fmt(BIDDERS)} USD wallets funded with ${FUNDS} each (admin adjustments)`);
 
-  const auctionIds = await openTimedAuctions(client, { sellerToken, categoryId, count: AUCTIONS, title: (i) => `Bench lot ${i}`, description: 'A lot for the bid benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: SETUP_IN_FLIGHT });
+  const auctionIds = await openTimedAuctions((...args) => client.ok(...args), { sellerToken, categoryId, count: AUCTIONS, title: (i) => `Bench lot ${i}`, description: 'A lot for the bid benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: SETUP_IN_FLIGHT });
   step(`${fmt(AUCTIONS)} lots and timed auctions created and open (start 10.00 USD, increment 1.00, no soft close)`);
 
   // Bidder i joins JOINS consecutive auctions from (i × JOINS) mod AUCTIONS, so every auction

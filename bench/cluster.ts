@@ -189,7 +189,7 @@ interface Market {
 }
 
 async function openMarket(api: GavelNode): Promise<Market> {
-  const room = await openBenchAuction((...args) => ok(api, ...args), { admin: ADMIN, password: PASSWORD, name: 'Cluster', lotDescription: 'One lot, many watchers, several nodes', startingPrice: usd(STARTING_CENTS), increment: usd(INCREMENT_CENTS), openWithinMs: 15_000 });
+  const room = await openBenchAuction((...args) => ok(api, ...args), { admin: ADMIN, password: PASSWORD, name: 'Cluster', lotDescription: 'One lot, many watchers, several nodes', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, openWithinMs: 15_000 });
   return { ...room, topic: `auction:${room.auctionId}` };
 }
 

@@ -243,7 +243,7 @@ const priceOf = (k: number) => STARTING_CENTS + k * INCREMENT_CENTS;
 
 async function gavelRoom(server: Server): Promise<Room> {
   const { port } = server;
-  const { auctionId, bidders, adminToken } = await openBenchAuction((...args) => ok(port, ...args), { admin: ADMIN, password: PASSWORD, name: 'Fan-out', lotDescription: 'One lot, many watchers', startingPrice: usd(STARTING_CENTS), increment: usd(INCREMENT_CENTS), openWithinMs: 10_000 });
+  const { auctionId, bidders, adminToken } = await openBenchAuction((...args) => ok(port, ...args), { admin: ADMIN, password: PASSWORD, name: 'Fan-out', lotDescription: 'One lot, many watchers', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, openWithinMs: 10_000 });
   return {
     topic: `auction:${auctionId}`,
     acceptedStatus: 201,

@@ -148,7 +148,7 @@ async function openDuels(client: Client, people: Person[]): Promise<Duel[]> {
   const categoryId = (await client.ok('POST', '/api/categories', 201, { token: adminToken, json: { name: 'Notify bench' } })).id as string;
   await client.ok('POST', '/api/user', 201, { token: adminToken, json: { name: 'Bench seller', email: 'seller@bench.test', roles: ['seller'], password: PASSWORD } });
   const sellerToken = (await client.ok('POST', '/api/auth/login', 200, { json: { email: 'seller@bench.test', password: PASSWORD } })).token as string;
-  const auctionIds = await openTimedAuctions(client, { sellerToken, categoryId, count: Math.floor(people.length / 2), title: (a) => `Notify lot ${a}`, description: 'A lot for the notification benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: 16 });
+  const auctionIds = await openTimedAuctions((...args) => client.ok(...args), { sellerToken, categoryId, count: Math.floor(people.length / 2), title: (a) => `Notify lot ${a}`, description: 'A lot for the notification benchmark', startingCents: STARTING_CENTS, incrementCents: INCREMENT_CENTS, inFlight: 16 });
   const duels: Duel[] = auctionIds.map((auctionId, a) => ({ auctionId, pair: [people[2 * a]!, people[2 * a + 1]!], turn: 0, nextCents: STARTING_CENTS, busy: false }));
   await forEach(duels.length, 16, async (a) => {
     const duel = duels[a]!;

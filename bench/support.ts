@@ -85,14 +85,15 @@ export const usd = (cents: number) => `${Math.floor(cents / 100)}.${String(cents
  * lot i. Returns the auctions' ids.
  */
 export async function openTimedAuctions(
-  client: Client,
-  o: { sellerToken: string; categoryId: string; count: number; title: (i: number) => string; description: string; startingCents: number; incrementCents: number; inFlight: number },
+  ok: ExpectAnswer,
+  o: { sellerToken: string; categoryId: string; count: number; title: (i: number) => string; description: string; startingCents: number; incrementCents: number; inFlight: number; openWithinMs?: number },
 ): Promise<string[]> {
+  const openWithinMs = o.openWithinMs ?? 10_000;
   const ids: string[] = new Array(o.count);
   const startsAt = Date.now();
   await forEach(o.count, o.inFlight, async (i) => {
-    const lot = await client.ok('POST', '/api/lots', 201, { token: o.sellerToken, json: { title: o.title(i), description: o.description, categoryId: o.categoryId, condition: 'used_good' } });
-    const created = await client.ok('POST', '/api/auctions', 201, {
+    const lot = await ok('POST', '/api/lots', 201, { token: o.sellerToken, json: { title: o.title(i), description: o.description, categoryId: o.categoryId, condition: 'used_good' } });
+    const created = await ok('POST', '/api/auctions', 201, {
       token: o.sellerToken,
       json: {
         lotId: (lot.lot?.id ?? lot.id) as string,
@@ -110,9 +111,9 @@ export async function openTimedAuctions(
   // They start "now": the engine opens each on a timer that fires at once.
   await forEach(o.count, o.inFlight, async (i) => {
     for (let tries = 0; ; tries++) {
-      const page = await client.ok('GET', `/api/auctions/${ids[i]}`, 200);
+      const page = await ok('GET', `/api/auctions/${ids[i]}`, 200);
       if (page.live.status === 'open') return;
-      if (tries >= 100) throw new Error(`auction ${ids[i]} is still ${page.live.status} after 10 s`);
+      if (tries * 100 >= openWithinMs) throw new Error(`auction ${ids[i]} is still ${page.live.status} after ${openWithinMs / 1000} s`);
       await sleep(100);
     }
   });
@@ -201,7 +202,7 @@ export type ExpectAnswer = (method: string, path: string, status: number, option
  */
 export async function openBenchAuction(
   ok: ExpectAnswer,
-  o: { admin: { email: string; password: string }; password: string; name: string; lotDescription: string; startingPrice: string; increment: string; openWithinMs: number },
+  o: { admin: { email: string; password: string }; password: string; name: string; lotDescription: string; startingCents: number; incrementCents: number; openWithinMs: number },
 ): Promise<{ auctionId: string; bidders: string[]; adminToken: string }> {
   const adminToken = (await ok('POST', '/api/auth/login', 200, { json: o.admin })).token as string;
   const categoryId = (await ok('POST', '/api/categories', 201, { token: adminToken, json: { name: `${o.name} bench` } })).id as string;
@@ -213,26 +214,7 @@ export async function openBenchAuction(
     bidders.push((await ok('POST', '/api/auth/login', 200, { json: { email: `bidder-${i}@bench.test`, password: o.password } })).token as string);
     await ok('POST', '/api/ledger/adjustments', 201, { token: adminToken, json: { userId: user.id, currency: 'USD', amount: '100000000.00', direction: 'credit', memo: 'bench funds' } });
   }
-  const lot = await ok('POST', '/api/lots', 201, { token: sellerToken, json: { title: `${o.name} lot`, description: o.lotDescription, categoryId, condition: 'used_good' } });
-  const startsAt = Date.now();
-  const created = await ok('POST', '/api/auctions', 201, {
-    token: sellerToken,
-    json: {
-      lotId: (lot.lot?.id ?? lot.id) as string,
-      kind: 'timed',
-      currency: 'USD',
-      startingPrice: o.startingPrice,
-      increments: [{ from: '0', increment: o.increment }],
-      startsAt: new Date(startsAt).toISOString(),
-      endsAt: new Date(startsAt + 3_600_000).toISOString(),
-      softCloseSeconds: 0,
-    },
-  });
-  const auctionId = created.auction.id as string;
-  for (let tries = 0; (await ok('GET', `/api/auctions/${auctionId}`, 200)).live.status !== 'open'; tries++) {
-    if (tries * 100 >= o.openWithinMs) throw new Error(`auction ${auctionId} did not open within ${o.openWithinMs / 1000} s`);
-    await sleep(100);
-  }
-  for (const token of bidders) await ok('POST', `/api/auctions/${auctionId}/join`, 200, { token });
-  return { auctionId, bidders, adminToken };
+  const [auctionId] = await openTimedAuctions(ok, { sellerToken, categoryId, count: 1, title: () => `${o.name} lot`, description: o.lotDescription, startingCents: o.startingCents, incrementCents: o.incrementCents, inFlight: 1, openWithinMs: o.openWithinMs });
+  for (const token of bidders) await ok('POST', `/api/auctions/${auctionId!}/join`, 200, { token });
+  return { auctionId: auctionId!, bidders, adminToken };
 }
